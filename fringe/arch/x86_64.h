@@ -1,0 +1,112 @@
+// fringe/arch/x86_64.h
+//
+// The x86_64 (System V ABI) context switch. Included by fringe/arch/switch.h;
+// see there for the interface. The trampolines and InitStack live in
+// x86_64.cc.
+//
+// Initial frame laid out by InitStack, addresses relative to the (16-byte
+// aligned) stack base:
+//
+//   base -  8  context            loaded into %rdx (third argument of entry)
+//   base - 16  entry              called by the entry trampoline
+//   base - 24  __morestack + 2    return address of the entry trampoline's
+//                                 frame: unwinders see __morestack as its
+//                                 caller (the link trampoline)
+//   base - 32  link slot          saved-%rbp slot of that frame; every
+//                                 SwitchAndLink stores the resumer's stack
+//                                 pointer here, so the link trampoline's CFI
+//                                 leads unwinders into the resumer's frames
+//   base - 40  entry trampoline   first switch pops it and jumps there
+//   base - 48  base - 32          first switch pops it into %rbp
+//                                 <- initial stack pointer
+//
+// A suspended context's stack, from the stack pointer it hands over upwards:
+//
+//   sp +   0   saved %rbp
+//   sp +   8   resume address     (label 0 of the switch that suspended)
+//   sp +  16   128 bytes skipped  the suspended code's red zone, which the
+//                                 compiler may use in a leaf function and
+//                                 the pushes above must not overwrite
+//   sp + 144   the suspended code's own %rsp
+//
+// Registers at a switch: %rdi carries the word both ways, %rdx the target
+// stack pointer, %rcx the link slot, and %rsi returns the stack pointer of
+// whoever switched. Everything else is clobbered, so the compiler keeps only
+// what is live, in its own frame.
+
+#ifndef FRINGE_ARCH_X86_64_H_
+#define FRINGE_ARCH_X86_64_H_
+
+#include <cstdint>
+
+namespace fringe::arch_internal {
+
+StackPointer InitStack(void* base, EntryFunction entry, void* context);
+
+// The switch proper; SwitchAndLink adds one store (LINK) to it.
+//
+// Why pop + jmp and not ret: the return-stack buffer never saw a call for
+// this address, so a ret would mispredict on every switch.
+#define FRINGE_X86_64_SWITCH_ASM(LINK)                                    \
+  "leaq -128(%%rsp), %%rsp\n\t" /* step over the red zone */              \
+  "leaq 0f(%%rip), %%rax\n\t"                                             \
+  "pushq %%rax\n\t" /* resume address */                                 \
+  "pushq %%rbp\n\t" /* frame pointer, for the unwinder */                \
+  LINK                                                                    \
+  "movq %%rsp, %%rsi\n\t" /* hand our stack pointer over */              \
+  "movq %%rdx, %%rsp\n\t" /* enter the target stack */                   \
+  "popq %%rbp\n\t"                                                        \
+  "popq %%rax\n\t"                                                        \
+  "jmpq *%%rax\n\t"                                                       \
+  "0:\n\t"                                                                \
+  "leaq 128(%%rsp), %%rsp\n\t" /* back above our red zone */
+
+// Everything the switch does not handle by hand. %rbp is saved by hand
+// (compilers refuse it as a clobber when it is the frame pointer), %rsp is
+// the switch itself, %rdi/%rsi/%rdx/%rcx are operands. x87/MMX state is
+// clobbered too: the other context may leave values on the x87 stack.
+#if defined(__AVX512F__)
+#define FRINGE_X86_64_AVX512_CLOBBERS                                       \
+  , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", \
+      "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30",         \
+      "xmm31", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"
+#else
+#define FRINGE_X86_64_AVX512_CLOBBERS
+#endif
+#define FRINGE_X86_64_CLOBBERS                                               \
+  "rax", "rbx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",        \
+      "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+      "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st",   \
+      "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", "mm0",  \
+      "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7", "cc",                 \
+      "memory" FRINGE_X86_64_AVX512_CLOBBERS
+
+__attribute__((always_inline)) inline Transfer SwitchAndLink(
+    std::uintptr_t arg, StackPointer to, void* to_base) {
+  // The link slot sits 32 bytes below the base (see the drawing above).
+  void* link = static_cast<char*>(to_base) - 32;
+  StackPointer from;
+  asm volatile(FRINGE_X86_64_SWITCH_ASM("movq %%rsp, (%%rcx)\n\t")
+               : "+D"(arg), "=S"(from), "+d"(to), "+c"(link)
+               :
+               : FRINGE_X86_64_CLOBBERS);
+  return {arg, from};
+}
+
+__attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
+                                                      StackPointer to) {
+  StackPointer from;
+  asm volatile(FRINGE_X86_64_SWITCH_ASM("")
+               : "+D"(arg), "=S"(from), "+d"(to)
+               :
+               : "rcx", FRINGE_X86_64_CLOBBERS);
+  return {arg, from};
+}
+
+#undef FRINGE_X86_64_SWITCH_ASM
+#undef FRINGE_X86_64_CLOBBERS
+#undef FRINGE_X86_64_AVX512_CLOBBERS
+
+}  // namespace fringe::arch_internal
+
+#endif  // FRINGE_ARCH_X86_64_H_

@@ -1,0 +1,503 @@
+// fringe/generator/generator.h
+//
+// Generator<Input, Output, Stack>: a function that runs on its own stack and
+// can suspend itself in the middle, handing a value out and receiving one
+// back when it is resumed. A switch costs a few nanoseconds and no system
+// call.
+//
+//   fringe::Generator<int, int> running_sum(
+//       *fringe::OsStack::Create(fringe::OsStack::DefaultSize()),
+//       [](fringe::Yielder<int, int>& yielder, int first) {
+//         int sum = first;
+//         for (;;) sum += yielder.Suspend(sum);
+//       });
+//   running_sum.Resume(1);  // 1 (the body starts; 1 is its argument)
+//   running_sum.Resume(2);  // 3 (Suspend returns 2 inside the body)
+//
+//   fringe::Generator<void, int> squares(std::move(stack), [](auto& y) {
+//     for (int i = 0; i < 4; ++i) y.Suspend(i * i);
+//   });
+//   for (int v : squares) ...;  // 0 1 4 9
+//
+// Rules:
+//  - The body runs only when resumed; the first Resume's input is its
+//    argument. Resume returns what the body hands to Suspend, or nullopt once
+//    the body has returned (for Output = void: true / false).
+//  - Values are moved across, never copied and never destroyed twice.
+//  - An exception that escapes the body is rethrown by Resume; the generator
+//    is then finished. Each generator has its own C++ exception state, so
+//    suspending inside a catch block is safe on both sides.
+//  - Destroying a suspended generator unwinds its stack: Suspend throws
+//    fringe::ForcedUnwind, which runs the destructors of everything live in
+//    the body, exactly once. A `catch (...)` in the body must rethrow it.
+//    Without exceptions (-fno-exceptions) this is impossible: destroying a
+//    suspended generator aborts, and std::move(g).Abandon() hands the stack
+//    back without running the body's destructors.
+//  - Resuming a running generator (from its own body, or from a second
+//    thread) aborts with a message. A generator may be resumed from
+//    different threads, one at a time.
+//  - By default only stacks with a guard page are accepted (an overflow must
+//    trap, not corrupt memory); pass fringe::kUnguarded first to use another.
+//  - Backtraces taken in the body (gdb, backtrace(3), the exception
+//    unwinder) continue into the frames of whoever called Resume().
+//
+// The default stack type is OsStack in hosted builds. A freestanding build
+// (-ffreestanding) has no default: name the stack type, e.g. SliceStack.
+
+#ifndef FRINGE_GENERATOR_GENERATOR_H_
+#define FRINGE_GENERATOR_GENERATOR_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#if defined(__cpp_exceptions)
+#include <exception>
+#endif
+
+#include "fringe/arch/switch.h"
+#include "fringe/generator/internal/exception_state.h"
+#include "fringe/generator/internal/fatal.h"
+#include "fringe/generator/internal/switch_hooks.h"
+#include "fringe/stack/stack.h"
+
+#if __STDC_HOSTED__
+#include "fringe/stack/os_stack.h"
+#endif
+
+namespace fringe {
+
+enum class State {
+  kRunnable,  // Not started yet, or suspended: Resume() runs it.
+  kRunning,   // Its body is executing (on some thread).
+  kFinished,  // Its body returned or threw, or it was unwound.
+};
+
+// Passed first to Generator's constructor to accept a stack without a guard
+// page (OwnedStack, SliceStack, ...), where an overflow corrupts memory.
+inline constexpr struct UnguardedTag {
+  explicit UnguardedTag() = default;
+} kUnguarded{};
+
+// Thrown by Yielder::Suspend inside a generator that is being destroyed (or
+// Unwrap()ped) while suspended, to unwind the body's stack. Not derived from
+// std::exception on purpose; a body that catches everything must rethrow it:
+//
+//   try { ... } catch (...) { cleanup(); throw; }
+class ForcedUnwind {};
+
+template <typename Input, typename Output, Stack S>
+class Generator;
+
+namespace generator_internal {
+
+// Words that travel with a switch, besides pointers to values.
+// Into the generator: a pointer to the input (or 0 for Input = void), or:
+inline constexpr std::uintptr_t kUnwindWord = 1;
+// Out of the generator: a pointer to the output, or one of:
+inline constexpr std::uintptr_t kReturnedWord = 0;
+inline constexpr std::uintptr_t kThrewWord = 1;
+inline constexpr std::uintptr_t kSuspendedVoidWord = 2;
+
+// What the generator and its owner share, at the top of the generator's
+// stack (so it never moves when the Generator object does).
+struct ControlBase {
+  SwitchHooks hooks;
+#if defined(__cpp_exceptions)
+  std::exception_ptr exception;  // What escaped the body.
+#endif
+};
+
+template <typename F>
+struct Control : ControlBase {
+  explicit Control(F&& f) : body(std::move(f)) {}
+  explicit Control(const F& f) : body(f) {}
+  F body;
+};
+
+// Room the body gets at the very least, besides the control block.
+inline constexpr std::size_t kMinimumStackRoom = 256;
+
+template <typename T>
+using ValueOrEmpty = std::conditional_t<std::is_void_v<T>, std::nullptr_t, T>;
+
+template <typename Input, typename Output, typename F>
+[[noreturn]] void Entry(std::uintptr_t word, arch_internal::StackPointer resumer,
+                        void* context);
+
+}  // namespace generator_internal
+
+// The body's handle on its generator: Suspend hands a value to the caller of
+// Resume() and returns the input of the next Resume().
+template <typename Input, typename Output>
+class Yielder {
+ public:
+  Yielder(const Yielder&) = delete;
+  Yielder& operator=(const Yielder&) = delete;
+
+  // Output = void: `Input Suspend()`.
+  template <typename O = Output>
+    requires(!std::is_void_v<O>)
+  Input Suspend(std::type_identity_t<O> value) {
+    return Receive(SwitchOut(reinterpret_cast<std::uintptr_t>(std::addressof(value))));
+  }
+  template <typename O = Output>
+    requires std::is_void_v<O>
+  Input Suspend() {
+    return Receive(SwitchOut(generator_internal::kSuspendedVoidWord));
+  }
+
+ private:
+  template <typename, typename, typename>
+  friend void generator_internal::Entry(std::uintptr_t,
+                                        arch_internal::StackPointer, void*);
+
+  Yielder(arch_internal::StackPointer resumer,
+          generator_internal::ControlBase* control)
+      : resumer_(resumer), control_(control) {}
+
+  std::uintptr_t SwitchOut(std::uintptr_t word) {
+    control_->hooks.BeforeSuspend(/*final=*/false);
+    arch_internal::Transfer t = arch_internal::Switch(word, resumer_);
+    control_->hooks.OnEnter();
+    resumer_ = t.from;
+    return t.arg;
+  }
+
+  Input Receive(std::uintptr_t word) {
+#if defined(__cpp_exceptions)
+    if (word == generator_internal::kUnwindWord) throw ForcedUnwind();
+#endif
+    if constexpr (!std::is_void_v<Input>) {
+      return std::move(*reinterpret_cast<Input*>(word));
+    }
+  }
+
+  arch_internal::StackPointer resumer_;
+  generator_internal::ControlBase* control_;
+};
+
+namespace generator_internal {
+
+template <typename Input, typename Output, typename F>
+[[noreturn]] void Entry(std::uintptr_t word, arch_internal::StackPointer resumer,
+                        void* context) {
+  auto* control = static_cast<Control<F>*>(context);
+  control->hooks.OnEnter();
+  std::uintptr_t result = kReturnedWord;
+  {
+    Yielder<Input, Output> yielder(resumer, control);
+#if defined(__cpp_exceptions)
+    try {
+#endif
+      if constexpr (std::is_void_v<Input>) {
+        control->body(yielder);
+      } else {
+        control->body(yielder, std::move(*reinterpret_cast<Input*>(word)));
+      }
+#if defined(__cpp_exceptions)
+    } catch (const ForcedUnwind&) {
+      // The owner is unwinding us: done.
+    } catch (...) {
+      control->exception = std::current_exception();
+      result = kThrewWord;
+    }
+#endif
+    resumer = yielder.resumer_;
+  }
+  control->hooks.BeforeSuspend(/*final=*/true);
+  arch_internal::Switch(result, resumer);
+  __builtin_unreachable();  // Nobody switches to a finished generator.
+}
+
+#if __STDC_HOSTED__
+using DefaultStack = OsStack;
+#else
+// A freestanding build has no OS stack; Generator needs its stack named.
+struct NoDefaultStack {
+  NoDefaultStack() = delete;
+  void* base() const;
+  void* limit() const;
+};
+using DefaultStack = NoDefaultStack;
+#endif
+
+}  // namespace generator_internal
+
+template <typename Input, typename Output,
+          Stack S = generator_internal::DefaultStack>
+class Generator {
+  static_assert(std::is_void_v<Input> || std::is_object_v<Input>,
+                "fringe::Generator: Input must be void or an object type");
+  static_assert(std::is_void_v<Output> || std::is_object_v<Output>,
+                "fringe::Generator: Output must be void or an object type");
+
+ public:
+  using ResumeResult = std::conditional_t<std::is_void_v<Output>, bool,
+                                          std::optional<Output>>;
+
+  // body: void(Yielder<Input, Output>&, Input), or void(Yielder&) for
+  // Input = void. Only stacks with a guard page (kIsGuardedStack<S>).
+  template <typename F>
+  Generator(S stack, F&& body)
+      : Generator(kUnguarded, std::move(stack), std::forward<F>(body)) {
+    static_assert(kIsGuardedStack<S>,
+                  "fringe::Generator: this stack type has no guard page, so a "
+                  "stack overflow would silently corrupt memory. Use a guarded "
+                  "stack (OsStack, PooledStack) or opt out explicitly: "
+                  "Generator(fringe::kUnguarded, stack, body).");
+  }
+
+  // Accepts any Stack, guarded or not.
+  template <typename F>
+  Generator(UnguardedTag, S stack, F&& body) : stack_(std::move(stack)) {
+    using Body = std::decay_t<F>;
+    if constexpr (std::is_void_v<Input>) {
+      static_assert(std::is_invocable_v<Body&, Yielder<Input, Output>&>,
+                    "fringe::Generator: the body must be callable as "
+                    "body(Yielder<void, Output>&)");
+    } else {
+      static_assert(std::is_invocable_v<Body&, Yielder<Input, Output>&, Input>,
+                    "fringe::Generator: the body must be callable as "
+                    "body(Yielder<Input, Output>&, Input)");
+    }
+    using C = generator_internal::Control<Body>;
+    auto base = reinterpret_cast<std::uintptr_t>(stack_.base());
+    auto limit = reinterpret_cast<std::uintptr_t>(stack_.limit());
+    constexpr std::size_t kAlign =
+        alignof(C) > kStackAlignment ? alignof(C) : kStackAlignment;
+    std::uintptr_t top = (base - sizeof(C)) & ~(std::uintptr_t{kAlign} - 1);
+    if (base < limit + sizeof(C) + kAlign ||
+        top - limit < generator_internal::kMinimumStackRoom) {
+      generator_internal::Fatal(
+          "Generator: the stack is too small to hold the generator's body "
+          "and a frame");
+    }
+    auto* control = ::new (reinterpret_cast<void*>(top)) C(std::forward<F>(body));
+    control_ = control;
+    release_control_ = [](generator_internal::ControlBase* c) {
+      static_cast<C*>(c)->~C();
+    };
+    top_ = reinterpret_cast<void*>(top);
+    sp_ = arch_internal::InitStack(
+        top_, &generator_internal::Entry<Input, Output, Body>, control);
+    control->hooks.OnCreate(stack_.limit(), stack_.base());
+  }
+
+  Generator(Generator&& other) noexcept
+      : stack_(std::move(other.stack_)),
+        control_(std::exchange(other.control_, nullptr)),
+        release_control_(other.release_control_),
+        top_(other.top_),
+        sp_(other.sp_),
+        started_(other.started_),
+        state_(other.state_.exchange(State::kFinished, kRelaxed)),
+        exception_state_(other.exception_state_) {
+    if (state() == State::kRunning) {
+      generator_internal::Fatal("Generator moved while it is running");
+    }
+  }
+  Generator& operator=(Generator&& other) noexcept {
+    if (this != &other) {
+      Generator moved(std::move(other));
+      Release();
+      stack_ = std::move(moved.stack_);
+      control_ = std::exchange(moved.control_, nullptr);
+      release_control_ = moved.release_control_;
+      top_ = moved.top_;
+      sp_ = moved.sp_;
+      started_ = moved.started_;
+      state_.store(moved.state_.exchange(State::kFinished, kRelaxed), kRelaxed);
+      exception_state_ = moved.exception_state_;
+    }
+    return *this;
+  }
+
+  ~Generator() { Release(); }
+
+  // Runs the body until it suspends (returns its value) or returns
+  // (nullopt). Finished: nullopt, without switching.
+  template <typename I = Input>
+    requires(!std::is_void_v<I>)
+  ResumeResult Resume(std::type_identity_t<I> input) {
+    return ResumeWith(reinterpret_cast<std::uintptr_t>(std::addressof(input)));
+  }
+  template <typename I = Input>
+    requires std::is_void_v<I>
+  ResumeResult Resume() {
+    return ResumeWith(0);
+  }
+
+  State state() const { return state_.load(kRelaxed); }
+  bool done() const { return state() == State::kFinished; }
+
+  // Finishes the generator (unwinding it first if suspended) and returns its
+  // stack for reuse.
+  S Unwrap() && {
+    Release();
+    return std::move(stack_);
+  }
+
+  // Returns the stack without unwinding a suspended body: the destructors of
+  // everything live on it never run, so whatever the body owned leaks. The
+  // way out when unwinding is impossible (-fno-exceptions).
+  S Abandon() && {
+    if (control_ != nullptr) {
+      if (state() == State::kRunning) {
+        generator_internal::Fatal("Generator::Abandon() on a running generator");
+      }
+      control_->hooks.OnRelease();
+      control_ = nullptr;
+      state_.store(State::kFinished, kRelaxed);
+    }
+    return std::move(stack_);
+  }
+
+  // Input = void: an input range over the values the body suspends with.
+  class Iterator {
+   public:
+    using value_type = std::remove_cv_t<generator_internal::ValueOrEmpty<Output>>;
+    using difference_type = std::ptrdiff_t;
+
+    Iterator() = default;
+    generator_internal::ValueOrEmpty<Output>& operator*() const {
+      return *generator_->current_;
+    }
+    Iterator& operator++() {
+      generator_->Advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const Iterator& it, std::default_sentinel_t) {
+      return it.AtEnd();
+    }
+
+   private:
+    friend class Generator;
+    explicit Iterator(Generator* generator) : generator_(generator) {}
+    bool AtEnd() const { return !generator_->current_.has_value(); }
+    Generator* generator_ = nullptr;
+  };
+
+  Iterator begin()
+    requires(std::is_void_v<Input> && !std::is_void_v<Output>)
+  {
+    Advance();
+    return Iterator(this);
+  }
+  std::default_sentinel_t end()
+    requires(std::is_void_v<Input> && !std::is_void_v<Output>)
+  {
+    return std::default_sentinel;
+  }
+
+ private:
+  ResumeResult ResumeWith(std::uintptr_t word) {
+    State state = state_.load(kRelaxed);
+    if (state != State::kRunnable) {
+      if (state == State::kFinished) return ResumeResult();
+      generator_internal::Fatal(
+          "Generator::Resume() called on a running generator (from inside "
+          "its own body, or from two threads at once)");
+    }
+    word = SwitchIn(word);
+    if (word == generator_internal::kReturnedWord) {
+      state_.store(State::kFinished, kRelaxed);
+      return ResumeResult();
+    }
+#if defined(__cpp_exceptions)
+    if (word == generator_internal::kThrewWord) {
+      state_.store(State::kFinished, kRelaxed);
+      std::rethrow_exception(std::exchange(control_->exception, nullptr));
+    }
+#endif
+    state_.store(State::kRunnable, kRelaxed);
+    if constexpr (std::is_void_v<Output>) {
+      return true;
+    } else {
+      return ResumeResult(std::move(*reinterpret_cast<Output*>(word)));
+    }
+  }
+
+  std::uintptr_t SwitchIn(std::uintptr_t word) {
+    state_.store(State::kRunning, kRelaxed);
+    started_ = true;
+    void* thread_exceptions = exception_state_.Enter();
+    control_->hooks.BeforeResume();
+    arch_internal::Transfer t = arch_internal::SwitchAndLink(word, sp_, top_);
+    control_->hooks.AfterResume();
+    exception_state_.Leave(thread_exceptions);
+    sp_ = t.from;
+    return t.arg;
+  }
+
+  void Advance() {
+    if constexpr (std::is_void_v<Input> && !std::is_void_v<Output>) {
+      current_.reset();
+      current_ = Resume();
+    }
+  }
+
+  // Unwinds a suspended body, then destroys the body and releases the
+  // hooks; the stack itself is freed by the member's destructor.
+  void Release() {
+    if (control_ == nullptr) return;
+    State state = state_.load(kRelaxed);
+    if (state == State::kRunning) {
+      generator_internal::Fatal("Generator destroyed while it is running");
+    }
+    if (started_ && state == State::kRunnable) {
+#if defined(__cpp_exceptions)
+      std::uintptr_t word = SwitchIn(generator_internal::kUnwindWord);
+      if (word != generator_internal::kReturnedWord) {
+        generator_internal::Fatal(
+            word == generator_internal::kThrewWord
+                ? "Generator: the body threw another exception while being "
+                  "unwound (a catch (...) must rethrow fringe::ForcedUnwind)"
+                : "Generator: the body kept running after fringe::ForcedUnwind "
+                  "(a catch (...) must rethrow it)");
+      }
+#else
+      generator_internal::Fatal(
+          "Generator destroyed while suspended, and without exceptions its "
+          "stack cannot be unwound; call std::move(generator).Abandon() first "
+          "(it leaks what the body owns)");
+#endif
+    }
+    state_.store(State::kFinished, kRelaxed);
+    control_->hooks.OnRelease();
+    release_control_(control_);
+    control_ = nullptr;
+  }
+
+  // The state is atomic only so that a second thread calling Resume() on a
+  // running generator reads it without a data race and aborts; relaxed
+  // loads and stores are plain moves, so the switch pays nothing for it.
+  // (Two threads entering Resume() in the same few instructions are not
+  // guaranteed to be caught: that would need a locked instruction per
+  // resume.)
+  static constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+
+  S stack_;
+  generator_internal::ControlBase* control_ = nullptr;
+  void (*release_control_)(generator_internal::ControlBase*) = nullptr;
+  void* top_ = nullptr;  // Stack base for the switch: below the control block.
+  arch_internal::StackPointer sp_ = nullptr;
+  bool started_ = false;
+  std::atomic<State> state_{State::kRunnable};
+  generator_internal::ExceptionState exception_state_;
+  [[no_unique_address]] std::conditional_t<
+      std::is_void_v<Input> && !std::is_void_v<Output>,
+      std::optional<generator_internal::ValueOrEmpty<Output>>, std::nullptr_t>
+      current_{};
+};
+
+}  // namespace fringe
+
+#endif  // FRINGE_GENERATOR_GENERATOR_H_

@@ -1,0 +1,31 @@
+// fringe/generator/internal/fatal.h
+//
+// Fatal(): how fringe reports misuse that cannot be returned as a value, such
+// as resuming a running generator. Prints one line and aborts; on a
+// freestanding target (no stderr) it traps.
+
+#ifndef FRINGE_GENERATOR_INTERNAL_FATAL_H_
+#define FRINGE_GENERATOR_INTERNAL_FATAL_H_
+
+#if __STDC_HOSTED__
+#include <cstdio>
+#include <cstdlib>
+#endif
+
+namespace fringe::generator_internal {
+
+[[noreturn, gnu::cold, gnu::noinline]] inline void Fatal(const char* message) {
+#if __STDC_HOSTED__
+  std::fprintf(stderr, "fringe: %s\n", message);
+  std::fflush(stderr);
+  std::abort();
+#else
+  // A debugger shows `message`; there is nowhere to print it.
+  asm volatile("" : : "r"(message));
+  __builtin_trap();
+#endif
+}
+
+}  // namespace fringe::generator_internal
+
+#endif  // FRINGE_GENERATOR_INTERNAL_FATAL_H_

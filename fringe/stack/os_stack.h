@@ -1,0 +1,75 @@
+// fringe/stack/os_stack.h
+//
+// `OsStack`: a stack mapped straight from the operating system, with a
+// PROT_NONE guard page directly below `limit()`. Overflowing the stack touches
+// the guard page and kills the process with SIGSEGV instead of silently
+// corrupting whatever memory lies below. This is the default stack of
+// `fringe::Generator`.
+//
+//   absl::StatusOr<fringe::OsStack> stack =
+//       fringe::OsStack::Create(fringe::OsStack::DefaultSize());
+//   if (!stack.ok()) return stack.status();
+//   fringe::Generator<void, int> gen(*std::move(stack), body);
+//
+// Each `OsStack` is its own mapping plus a guard page, which costs two kernel
+// memory mappings (VMAs); Linux caps a process at `vm.max_map_count` (65530 by
+// default) of them. Programs that keep tens of thousands of generators alive,
+// or create them at a high rate, want `StackPool` (stack_pool.h) instead.
+
+#ifndef FRINGE_STACK_OS_STACK_H_
+#define FRINGE_STACK_OS_STACK_H_
+
+#include <cstddef>
+
+#include "absl/status/statusor.h"
+#include "fringe/stack/stack.h"
+
+namespace fringe {
+
+class OsStack {
+ public:
+  // Maps `size` usable bytes, rounded up to whole pages, plus one guard page
+  // below them. Errors:
+  //   InvalidArgumentError   `size` is 0.
+  //   ResourceExhaustedError the size overflows once rounded, or mmap/mprotect
+  //                          failed; the message names `size` and errno, and
+  //                          `vm.max_map_count` when that limit is the likely
+  //                          cause.
+  static absl::StatusOr<OsStack> Create(std::size_t size);
+
+  // A size that suits generators with modest frames: 64 KiB, or 1 MiB when
+  // built with AddressSanitizer or ThreadSanitizer, whose instrumentation
+  // (redzones, shadow frames) multiplies stack use.
+  static std::size_t DefaultSize();
+
+  // Move-only: a copy would unmap the same memory twice. A moved-from OsStack
+  // owns nothing: base() and limit() are null and size() is 0.
+  OsStack(OsStack&& other) noexcept;
+  OsStack& operator=(OsStack&& other) noexcept;
+  OsStack(const OsStack&) = delete;
+  OsStack& operator=(const OsStack&) = delete;
+  ~OsStack();
+
+  void* base() const { return limit_ == nullptr ? nullptr : limit_ + size_; }
+  void* limit() const { return limit_; }
+  // Usable bytes: base() - limit(), a whole number of pages.
+  std::size_t size() const { return size_; }
+
+ private:
+  OsStack(std::byte* limit, std::size_t size, std::size_t guard_size)
+      : limit_(limit), size_(size), guard_size_(guard_size) {}
+  void Release();
+
+  std::byte* limit_ = nullptr;  // The guard page lies just below.
+  std::size_t size_ = 0;
+  std::size_t guard_size_ = 0;
+};
+
+template <>
+inline constexpr bool kIsGuardedStack<OsStack> = true;
+
+static_assert(Stack<OsStack>);
+
+}  // namespace fringe
+
+#endif  // FRINGE_STACK_OS_STACK_H_

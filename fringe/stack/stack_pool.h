@@ -1,0 +1,127 @@
+// fringe/stack/stack_pool.h
+//
+// `StackPool`: guarded stacks that are cheap to create and cheap to keep.
+// `Acquire()` hands out a `PooledStack` (a guarded `Stack`, like `OsStack`);
+// destroying it returns the memory to the pool, and the next `Acquire()` gets
+// the most recently returned stack back, still warm in cache and page tables.
+// In the steady state neither Acquire nor release makes a system call. Safe to
+// use from any number of threads.
+//
+//   absl::StatusOr<fringe::StackPool> pool =
+//       fringe::StackPool::Create(16 * 1024, /*max_cached=*/64);
+//   if (!pool.ok()) return pool.status();
+//   for (const Request& request : requests) {
+//     absl::StatusOr<fringe::PooledStack> stack = pool->Acquire();
+//     if (!stack.ok()) return stack.status();
+//     fringe::Generator<void, Reply, fringe::PooledStack> gen(
+//         *std::move(stack), [&](auto& yielder) { Serve(request, yielder); });
+//     ...
+//   }
+//
+// Scale: stacks are carved out of large mappings ("slabs") of up to 256
+// stacks, each stack with a guard page directly below its limit(). On Linux
+// 6.13 and later the guard pages are installed with
+// madvise(MADV_GUARD_INSTALL), which costs no extra kernel mapping, so a pool
+// can hold hundreds of thousands of live stacks while a process is limited to
+// vm.max_map_count (65530 by default) mappings. Older kernels get the guard
+// pages from mprotect(PROT_NONE), which splits each slab into two mappings per
+// stack, like OsStack.
+//
+// Lifetime: every PooledStack keeps the pool's state alive (it holds a
+// reference), so stacks may outlive the StackPool object that handed them out;
+// the memory is unmapped when the pool and all its stacks are gone.
+
+#ifndef FRINGE_STACK_STACK_POOL_H_
+#define FRINGE_STACK_STACK_POOL_H_
+
+#include <cstddef>
+#include <memory>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "fringe/stack/stack.h"
+
+namespace fringe {
+namespace stack_internal {
+struct PoolState;
+struct Slab;
+}  // namespace stack_internal
+
+// A stack from a StackPool; going out of scope gives it back.
+class PooledStack {
+ public:
+  // Move-only. A moved-from PooledStack holds nothing: base() and limit() are
+  // null, size() is 0, and destroying it returns nothing to the pool.
+  PooledStack(PooledStack&& other) noexcept;
+  PooledStack& operator=(PooledStack&& other) noexcept;
+  PooledStack(const PooledStack&) = delete;
+  PooledStack& operator=(const PooledStack&) = delete;
+  ~PooledStack();
+
+  void* base() const { return limit_ == nullptr ? nullptr : limit_ + size_; }
+  void* limit() const { return limit_; }
+  // Usable bytes: base() - limit(), the pool's stack size.
+  std::size_t size() const { return size_; }
+
+ private:
+  friend class StackPool;
+  PooledStack(std::shared_ptr<stack_internal::PoolState> pool,
+              stack_internal::Slab* slab, std::byte* limit, std::size_t size)
+      : pool_(std::move(pool)), slab_(slab), limit_(limit), size_(size) {}
+  void Release();
+
+  std::shared_ptr<stack_internal::PoolState> pool_;
+  stack_internal::Slab* slab_ = nullptr;
+  std::byte* limit_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+template <>
+inline constexpr bool kIsGuardedStack<PooledStack> = true;
+
+static_assert(Stack<PooledStack>);
+
+class StackPool {
+ public:
+  // A pool of stacks with `stack_size` usable bytes each (rounded up to whole
+  // pages), keeping up to `max_cached` released stacks warm for reuse; memory
+  // of stacks released beyond that is given back to the system
+  // (MADV_DONTNEED) while the address range stays reserved for later
+  // Acquire()s. Maps the first slab right away, so errors show up here:
+  //   InvalidArgumentError   `stack_size` is 0.
+  //   ResourceExhaustedError as for OsStack::Create (size overflow, mmap or
+  //                          guard-page failure; vm.max_map_count named when
+  //                          it is the likely cause).
+  static absl::StatusOr<StackPool> Create(std::size_t stack_size,
+                                          std::size_t max_cached);
+
+  // Movable; a moved-from pool may only be destroyed or assigned to (Acquire
+  // on it returns FailedPreconditionError). Stacks already handed out are
+  // unaffected by either.
+  StackPool(StackPool&&) noexcept = default;
+  StackPool& operator=(StackPool&&) noexcept = default;
+  ~StackPool() = default;
+
+  // The most recently released stack if one is cached, else a fresh one
+  // (mapping a new slab when all are in use). Errors as for Create.
+  absl::StatusOr<PooledStack> Acquire();
+
+  // Usable bytes of every stack of this pool.
+  std::size_t stack_size() const;
+  // Released stacks currently kept warm (at most max_cached).
+  std::size_t NumCached() const;
+
+  // Whether this kernel supports MADV_GUARD_INSTALL, i.e. whether guard
+  // pages cost no kernel mapping. Probed once per process.
+  static bool GuardPagesAreMappingFree();
+
+ private:
+  explicit StackPool(std::shared_ptr<stack_internal::PoolState> state)
+      : state_(std::move(state)) {}
+
+  std::shared_ptr<stack_internal::PoolState> state_;
+};
+
+}  // namespace fringe
+
+#endif  // FRINGE_STACK_STACK_POOL_H_

@@ -1,0 +1,628 @@
+// Tests of fringe::Generator and fringe::Yielder: every rule of the API.
+
+#include "fringe/generator/generator.h"
+
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "fringe/stack/os_stack.h"
+#include "fringe/stack/owned_stack.h"
+#include "fringe/stack/slice_stack.h"
+#include "fringe/stack/stack_pool.h"
+#include "gtest/gtest.h"
+
+namespace fringe {
+namespace {
+
+OsStack NewStack(std::size_t size = OsStack::DefaultSize()) {
+  auto stack = OsStack::Create(size);
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  return *std::move(stack);
+}
+
+TEST(GeneratorTest, BodyStartsOnFirstResumeWithItsInputAsArgument) {
+  std::vector<int> seen;
+  Generator<int, int> g(NewStack(), [&](Yielder<int, int>& y, int first) {
+    seen.push_back(first);
+    for (;;) seen.push_back(y.Suspend(static_cast<int>(seen.size())));
+  });
+  EXPECT_TRUE(seen.empty());
+  EXPECT_EQ(g.state(), State::kRunnable);
+  EXPECT_EQ(g.Resume(10), 1);
+  EXPECT_EQ(g.Resume(20), 2);
+  EXPECT_EQ(g.Resume(30), 3);
+  EXPECT_EQ(seen, (std::vector<int>{10, 20, 30}));
+}
+
+TEST(GeneratorTest, FinishedGeneratorReturnsNulloptForeverWithoutRunning) {
+  int runs = 0;
+  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    ++runs;
+    y.Suspend(7);
+    ++runs;
+  });
+  EXPECT_EQ(g.Resume(), 7);
+  EXPECT_FALSE(g.done());
+  EXPECT_EQ(g.Resume(), std::nullopt);
+  EXPECT_TRUE(g.done());
+  EXPECT_EQ(g.state(), State::kFinished);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(g.Resume(), std::nullopt);
+  EXPECT_EQ(runs, 2);
+}
+
+TEST(GeneratorTest, StateIsRunningInsideTheBody) {
+  Generator<void, int>* self = nullptr;
+  State inside = State::kFinished;
+  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    inside = self->state();
+    y.Suspend(1);
+  });
+  self = &g;
+  g.Resume();
+  EXPECT_EQ(inside, State::kRunning);
+  EXPECT_EQ(g.state(), State::kRunnable);
+}
+
+TEST(GeneratorTest, VoidOutputResumeReportsSuspendedOrFinished) {
+  int steps = 0;
+  Generator<void, void> g(NewStack(), [&](Yielder<void, void>& y) {
+    ++steps;
+    y.Suspend();
+    ++steps;
+  });
+  EXPECT_TRUE(g.Resume());
+  EXPECT_EQ(steps, 1);
+  EXPECT_FALSE(g.Resume());
+  EXPECT_EQ(steps, 2);
+  EXPECT_FALSE(g.Resume());
+}
+
+TEST(GeneratorTest, InputWithVoidOutputIsASink) {
+  std::vector<std::string> got;
+  Generator<std::string, void> sink(
+      NewStack(), [&](Yielder<std::string, void>& y, std::string s) {
+        for (;;) {
+          got.push_back(std::move(s));
+          s = y.Suspend();
+        }
+      });
+  EXPECT_TRUE(sink.Resume("a"));
+  EXPECT_TRUE(sink.Resume("b"));
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(GeneratorTest, MoveOnlyValuesTravelBothWays) {
+  Generator<std::unique_ptr<int>, std::unique_ptr<int>> g(
+      NewStack(), [](auto& y, std::unique_ptr<int> in) {
+        for (;;) {
+          *in *= 2;
+          in = y.Suspend(std::move(in));
+        }
+      });
+  for (int i = 1; i < 5; ++i) {
+    std::optional<std::unique_ptr<int>> out = g.Resume(std::make_unique<int>(i));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(**out, 2 * i);
+  }
+}
+
+// Counts what happens to values of this type.
+struct Tally {
+  int constructed = 0, copied = 0, moved = 0, assigned = 0, destroyed = 0;
+};
+class Counted {
+ public:
+  Counted(Tally* t, int v) : t_(t), v_(v) { ++t_->constructed; }
+  Counted(const Counted& o) : t_(o.t_), v_(o.v_) { ++t_->copied; }
+  Counted(Counted&& o) noexcept : t_(o.t_), v_(o.v_) {
+    ++t_->moved;
+    o.v_ = -1;
+  }
+  Counted& operator=(const Counted&) = delete;
+  Counted& operator=(Counted&& o) noexcept {
+    v_ = std::exchange(o.v_, -1);
+    ++t_->assigned;
+    return *this;
+  }
+  ~Counted() { ++t_->destroyed; }
+  int value() const { return v_; }
+
+ private:
+  Tally* t_;
+  int v_;
+};
+
+TEST(GeneratorTest, ValuesAreMovedNeverCopiedAndDestroyedOnce) {
+  Tally in, out;
+  {
+    Generator<Counted, Counted> g(NewStack(), [&](auto& y, Counted c) {
+      for (;;) c = y.Suspend(Counted(&out, c.value() + 1));
+    });
+    for (int i = 0; i < 10; ++i) {
+      auto r = g.Resume(Counted(&in, i));
+      ASSERT_TRUE(r.has_value());
+      EXPECT_EQ(r->value(), i + 1);
+    }
+  }  // Destroying g unwinds the body: its live Counted objects die too.
+  EXPECT_EQ(in.copied, 0);
+  EXPECT_EQ(out.copied, 0);
+  EXPECT_EQ(in.constructed + in.copied + in.moved, in.destroyed);
+  EXPECT_EQ(out.constructed + out.copied + out.moved, out.destroyed);
+}
+
+TEST(GeneratorTest, ExceptionEscapingTheBodyIsRethrownAndFinishes) {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    y.Suspend(1);
+    throw std::runtime_error("boom");
+  });
+  EXPECT_EQ(g.Resume(), 1);
+  try {
+    g.Resume();
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "boom");
+  }
+  EXPECT_TRUE(g.done());
+  EXPECT_EQ(g.Resume(), std::nullopt);
+}
+
+TEST(GeneratorTest, SuspendingInsideACatchBlockKeepsEachSidesException) {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    try {
+      throw std::runtime_error("body's");
+    } catch (const std::runtime_error&) {
+      y.Suspend(std::uncaught_exceptions());
+      // The body's exception is still the one being handled here...
+      y.Suspend(std::current_exception() != nullptr ? 1 : 0);
+      throw;  // ...and rethrowing it works.
+    }
+  });
+  EXPECT_EQ(g.Resume(), 0);
+  // The body is suspended inside its catch block; none of it leaks here.
+  EXPECT_EQ(std::current_exception(), nullptr);
+  EXPECT_EQ(std::uncaught_exceptions(), 0);
+  EXPECT_EQ(g.Resume(), 1);
+  try {
+    g.Resume();
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "body's");
+  }
+}
+
+TEST(GeneratorTest, ResumingFromACatchBlockKeepsTheResumersException) {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    for (;;) {
+      // The resumer's exception is not the body's business.
+      y.Suspend(std::current_exception() == nullptr ? 1 : 0);
+      try {
+        throw 42;
+      } catch (int) {
+        y.Suspend(2);
+      }
+    }
+  });
+  try {
+    throw std::logic_error("resumer's");
+  } catch (const std::logic_error&) {
+    EXPECT_EQ(g.Resume(), 1);
+    EXPECT_EQ(g.Resume(), 2);  // Body suspended inside its own catch.
+    try {
+      throw;  // Still the resumer's exception.
+    } catch (const std::logic_error& e) {
+      EXPECT_STREQ(e.what(), "resumer's");
+    }
+  }
+  EXPECT_EQ(std::current_exception(), nullptr);
+}
+
+TEST(GeneratorTest, UncaughtExceptionsIsRightOnBothSidesDuringUnwinding) {
+  int in_body_during_unwind = -1;
+  struct Probe {
+    int* out;
+    ~Probe() { *out = std::uncaught_exceptions(); }
+  };
+  {
+    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+      Probe probe{&in_body_during_unwind};
+      y.Suspend(1);
+    });
+    g.Resume();
+  }  // ForcedUnwind is in flight inside the body only.
+  EXPECT_EQ(in_body_during_unwind, 1);
+  EXPECT_EQ(std::uncaught_exceptions(), 0);
+}
+
+// Destructors of everything live on a suspended generator's stack.
+struct Guard {
+  std::vector<std::string>* log;
+  std::string name;
+  ~Guard() { log->push_back(name); }
+};
+
+void NestedFrames(Yielder<void, int>& y, std::vector<std::string>* log,
+                  int depth) {
+  Guard g{log, "frame" + std::to_string(depth)};
+  if (depth == 3) {
+    y.Suspend(depth);
+    ADD_FAILURE() << "resumed after being destroyed";
+  } else {
+    NestedFrames(y, log, depth + 1);
+  }
+}
+
+TEST(GeneratorTest, ForcedUnwindRunsDestructorsOfNestedFramesOnce) {
+  std::vector<std::string> log;
+  {
+    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+      Guard outer{&log, "body"};
+      NestedFrames(y, &log, 0);
+    });
+    EXPECT_EQ(g.Resume(), 3);
+    EXPECT_TRUE(log.empty());
+  }
+  EXPECT_EQ(log, (std::vector<std::string>{"frame3", "frame2", "frame1",
+                                           "frame0", "body"}));
+}
+
+TEST(GeneratorTest, CatchAllThatRethrowsLetsTheUnwindThrough) {
+  std::vector<std::string> log;
+  {
+    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+      Guard outer{&log, "outer"};
+      try {
+        y.Suspend(1);
+      } catch (...) {
+        log.push_back("cleanup");
+        throw;
+      }
+    });
+    g.Resume();
+  }
+  EXPECT_EQ(log, (std::vector<std::string>{"cleanup", "outer"}));
+}
+
+TEST(GeneratorTest, NeverStartedGeneratorDestroysItsCapturedBody) {
+  auto owned = std::make_shared<int>(1);
+  {
+    Generator<void, int> g(NewStack(),
+                           [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
+    EXPECT_EQ(owned.use_count(), 2);
+  }
+  EXPECT_EQ(owned.use_count(), 1);
+}
+
+TEST(GeneratorTest, FinishedGeneratorDestroysItsCapturedBody) {
+  auto owned = std::make_shared<int>(1);
+  {
+    Generator<void, int> g(NewStack(),
+                           [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
+    g.Resume();
+    g.Resume();
+    EXPECT_TRUE(g.done());
+  }
+  EXPECT_EQ(owned.use_count(), 1);
+}
+
+TEST(GeneratorTest, UnwrapUnwindsAndReturnsTheStackForReuse) {
+  std::vector<std::string> log;
+  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    Guard guard{&log, "first"};
+    y.Suspend(1);
+  });
+  g.Resume();
+  void* base = nullptr;
+  OsStack stack = std::move(g).Unwrap();
+  base = stack.base();
+  EXPECT_EQ(log, std::vector<std::string>{"first"});
+  Generator<void, int> again(std::move(stack),
+                             [](Yielder<void, int>& y) { y.Suspend(2); });
+  EXPECT_EQ(again.Resume(), 2);
+  EXPECT_EQ(std::move(again).Unwrap().base(), base);
+}
+
+TEST(GeneratorTest, AbandonReturnsTheStackWithoutRunningDestructors) {
+  std::vector<std::string> log;
+  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    Guard guard{&log, "never"};
+    y.Suspend(1);
+  });
+  g.Resume();
+  OsStack stack = std::move(g).Abandon();
+  EXPECT_TRUE(log.empty());
+  EXPECT_NE(stack.base(), nullptr);
+}
+
+TEST(GeneratorTest, MovedGeneratorKeepsRunningWhereItWas) {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    for (int i = 0;; ++i) y.Suspend(i);
+  });
+  EXPECT_EQ(g.Resume(), 0);
+  Generator<void, int> moved(std::move(g));
+  EXPECT_EQ(moved.Resume(), 1);
+  EXPECT_TRUE(g.done());  // NOLINT(bugprone-use-after-move): it is documented.
+  Generator<void, int> assigned(NewStack(), [](Yielder<void, int>&) {});
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.Resume(), 2);
+}
+
+TEST(GeneratorTest, RangeForVisitsEveryValue) {
+  Generator<void, int> squares(NewStack(), [](Yielder<void, int>& y) {
+    for (int i = 0; i < 5; ++i) y.Suspend(i * i);
+  });
+  std::vector<int> got;
+  for (int v : squares) got.push_back(v);
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 4, 9, 16}));
+  EXPECT_TRUE(squares.done());
+}
+
+TEST(GeneratorTest, WorksWithRangesAdaptors) {
+  using G = Generator<void, int>;
+  static_assert(std::ranges::input_range<G>);
+  static_assert(std::input_iterator<std::ranges::iterator_t<G>>);
+  G naturals(NewStack(), [](Yielder<void, int>& y) {
+    for (int i = 0;; ++i) y.Suspend(i);
+  });
+  std::vector<int> got;
+  for (int v : naturals | std::views::filter([](int v) { return v % 2; }) |
+                   std::views::transform([](int v) { return v * 10; }) |
+                   std::views::take(3)) {
+    got.push_back(v);
+  }
+  EXPECT_EQ(got, (std::vector<int>{10, 30, 50}));
+}
+
+TEST(GeneratorTest, RangeOfMoveOnlyValues) {
+  Generator<void, std::unique_ptr<int>> g(NewStack(), [](auto& y) {
+    for (int i = 0; i < 3; ++i) y.Suspend(std::make_unique<int>(i));
+  });
+  int sum = 0;
+  for (std::unique_ptr<int>& p : g) sum += *std::move(p);
+  EXPECT_EQ(sum, 3);
+}
+
+// One generator per subtree, each resuming its children's generators.
+struct Tree {
+  int value;
+  std::unique_ptr<Tree> left, right;
+};
+
+std::unique_ptr<Tree> Build(int lo, int hi) {
+  if (lo > hi) return nullptr;
+  int mid = (lo + hi) / 2;
+  return std::make_unique<Tree>(Tree{mid, Build(lo, mid - 1), Build(mid + 1, hi)});
+}
+
+void WalkInOrder(Yielder<void, int>& y, const Tree* t) {
+  if (t == nullptr) return;
+  auto walk_child = [&](const Tree* child) {
+    Generator<void, int> sub(NewStack(16 * 1024), [child](Yielder<void, int>& ys) {
+      WalkInOrder(ys, child);
+    });
+    for (int v : sub) y.Suspend(v);
+  };
+  walk_child(t->left.get());
+  y.Suspend(t->value);
+  walk_child(t->right.get());
+}
+
+TEST(GeneratorTest, NestedGeneratorsWalkATreeInOrder) {
+  std::unique_ptr<Tree> tree = Build(1, 100);
+  Generator<void, int> walk(NewStack(), [&](Yielder<void, int>& y) {
+    WalkInOrder(y, tree.get());
+  });
+  std::vector<int> got;
+  for (int v : walk) got.push_back(v);
+  std::vector<int> want(100);
+  for (int i = 0; i < 100; ++i) want[i] = i + 1;
+  EXPECT_EQ(got, want);
+}
+
+TEST(GeneratorTest, TenThousandLiveGeneratorsResumedRoundRobin) {
+  auto pool = StackPool::Create(16 * 1024, 16);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::vector<Generator<long, long, PooledStack>> gens;
+  constexpr int kCount = 10000;
+  gens.reserve(kCount);
+  for (int i = 0; i < kCount; ++i) {
+    auto stack = pool->Acquire();
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    gens.emplace_back(*std::move(stack),
+                      [i](Yielder<long, long>& y, long step) {
+                        long total = i;
+                        for (;;) total += y.Suspend(total) * step;
+                      });
+  }
+  std::vector<long> expect(kCount);
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < kCount; ++i) {
+      long in = round == 0 ? (i % 7) + 1 : round;
+      std::optional<long> out = gens[i].Resume(in);
+      ASSERT_TRUE(out.has_value());
+      if (round == 0) {
+        expect[i] = i;
+      } else {
+        expect[i] += round * ((i % 7) + 1);
+      }
+      ASSERT_EQ(*out, expect[i]) << "generator " << i << " round " << round;
+    }
+  }
+}
+
+TEST(GeneratorTest, FloatingPointValuesLiveAcrossSuspendsOnBothSides) {
+  Generator<double, double> g(NewStack(), [](auto& y, double x) {
+    double a = x * 0.5, b = x * 0.25, c = std::sqrt(x), d = x / 3.0;
+    for (int i = 0; i < 100; ++i) {
+      double in = y.Suspend(a + b + c + d);
+      a += in, b -= in, c *= 1.0, d += 2 * in;
+    }
+  });
+  double p = 1.5, q = 2.5, r = 3.5;
+  double first = *g.Resume(16.0);
+  EXPECT_DOUBLE_EQ(first, 8.0 + 4.0 + 4.0 + 16.0 / 3.0);
+  for (int i = 1; i <= 10; ++i) {
+    double out = *g.Resume(1.0);
+    p += 1, q += 1, r += 1;
+    EXPECT_DOUBLE_EQ(out, first + 2.0 * i);
+  }
+  EXPECT_DOUBLE_EQ(p + q + r, 37.5);
+}
+
+int Recurse(int depth) {
+  volatile char pad[64] = {};
+  if (depth == 0) return pad[0];
+  return Recurse(depth - 1) + 1 + pad[1];
+}
+
+TEST(GeneratorTest, DeepRecursionInsideTheBody) {
+  Generator<int, int> g(NewStack(4 << 20), [](Yielder<int, int>& y, int n) {
+    for (;;) n = y.Suspend(Recurse(n));
+  });
+  EXPECT_EQ(g.Resume(20000), 20000);
+  EXPECT_EQ(g.Resume(10), 10);
+}
+
+TEST(GeneratorTest, ResumedFromDifferentThreadsOneAtATime) {
+  // gettid, not std::this_thread::get_id(): glibc declares pthread_self()
+  // `const`, so the compiler may reuse its value across a Suspend (see
+  // README: thread identity and thread_local addresses in migrating bodies).
+  std::vector<long> ids;
+  Generator<int, int> g(NewStack(), [&](Yielder<int, int>& y, int n) {
+    for (;;) {
+      ids.push_back(syscall(SYS_gettid));
+      try {
+        throw n;  // Exception machinery on whichever thread runs us.
+      } catch (int caught) {
+        n = y.Suspend(caught * 2);
+      }
+    }
+  });
+  for (int i = 0; i < 8; ++i) {
+    std::thread t([&] { EXPECT_EQ(g.Resume(i), i * 2); });
+    t.join();
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::unique(ids.begin(), ids.end()) - ids.begin(), 8);
+}
+
+TEST(GeneratorTest, UnguardedStacksWorkWhenAskedFor) {
+  auto owned = OwnedStack::Create(64 * 1024);
+  ASSERT_TRUE(owned.ok());
+  Generator<void, int, OwnedStack> g(kUnguarded, *std::move(owned),
+                                     [](Yielder<void, int>& y) { y.Suspend(5); });
+  EXPECT_EQ(g.Resume(), 5);
+
+  alignas(16) static std::byte memory[32 * 1024];
+  auto slice = SliceStack::Create(memory);
+  ASSERT_TRUE(slice.ok());
+  Generator<void, int, SliceStack> s(kUnguarded, *std::move(slice),
+                                     [](Yielder<void, int>& y) { y.Suspend(6); });
+  EXPECT_EQ(s.Resume(), 6);
+}
+
+extern "C" __attribute__((noinline)) int FringeTestResumeCaller(
+    Generator<void, int>& g) {
+  int v = *g.Resume();
+  asm volatile("");
+  return v;
+}
+
+TEST(GeneratorTest, BacktraceInsideTheBodyReachesTheCallerOfResume) {
+  std::vector<std::string> names;
+  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    void* pcs[64];
+    int n = backtrace(pcs, 64);
+    for (int i = 0; i < n; ++i) {
+      Dl_info info;
+      if (dladdr(pcs[i], &info) && info.dli_sname) names.push_back(info.dli_sname);
+    }
+    y.Suspend(1);
+  });
+  EXPECT_EQ(FringeTestResumeCaller(g), 1);
+  EXPECT_NE(std::find(names.begin(), names.end(), "FringeTestResumeCaller"),
+            names.end())
+      << ::testing::PrintToString(names);
+  EXPECT_NE(std::find(names.begin(), names.end(), "main"), names.end())
+      << ::testing::PrintToString(names);
+}
+
+// Misuse dies with one line naming the mistake.
+void ResumeFromOwnBody() {
+  Generator<void, int>* self = nullptr;
+  Generator<void, int> g(NewStack(),
+                         [&](Yielder<void, int>&) { self->Resume(); });
+  self = &g;
+  g.Resume();
+}
+
+TEST(GeneratorDeathTest, ResumingFromInsideItsOwnBodyAborts) {
+  EXPECT_DEATH(ResumeFromOwnBody(),
+               "fringe: Generator::Resume\\(\\) called on a running generator");
+}
+
+void ResumeFromSecondThread() {
+  std::atomic<bool> inside{false}, release{false};
+  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    inside = true;
+    while (!release) std::this_thread::yield();
+    y.Suspend(1);
+  });
+  std::thread runner([&] { g.Resume(); });
+  while (!inside) std::this_thread::yield();
+  g.Resume();  // While `runner` is inside the body.
+  release = true;
+  runner.join();
+}
+
+TEST(GeneratorDeathTest, ResumingFromASecondThreadWhileRunningAborts) {
+  EXPECT_DEATH(ResumeFromSecondThread(),
+               "fringe: Generator::Resume\\(\\) called on a running generator");
+}
+
+void SwallowForcedUnwind() {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    for (;;) {
+      try {
+        y.Suspend(1);
+      } catch (...) {
+        // Swallowed: wrong.
+      }
+    }
+  });
+  g.Resume();
+}
+
+TEST(GeneratorDeathTest, SwallowingForcedUnwindAborts) {
+  EXPECT_DEATH(
+      SwallowForcedUnwind(),
+      "fringe: Generator: the body kept running after fringe::ForcedUnwind");
+}
+
+void CreateOnTinyStack() {
+  alignas(16) static std::byte memory[128];
+  Generator<void, int, SliceStack> g(kUnguarded, *SliceStack::Create(memory),
+                                     [](Yielder<void, int>& y) { y.Suspend(1); });
+}
+
+TEST(GeneratorDeathTest, StackTooSmallAborts) {
+  EXPECT_DEATH(CreateOnTinyStack(), "fringe: Generator: the stack is too small");
+}
+
+}  // namespace
+}  // namespace fringe

@@ -1,0 +1,584 @@
+// Tests for fringe/stack: every allocator's sizes, alignment, errors, guard
+// pages, moves, and StackPool's reuse, caching, thread safety and scale.
+
+#include "fringe/stack/stack.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/config.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fringe/stack/os_stack.h"
+#include "fringe/stack/owned_stack.h"
+#include "fringe/stack/slice_stack.h"
+#include "fringe/stack/slice_stack_core.h"
+#include "fringe/stack/stack_pool.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fringe {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::size_t kPage = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+
+std::uintptr_t Address(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p);
+}
+
+std::size_t Span(const auto& stack) {
+  return static_cast<std::size_t>(static_cast<std::byte*>(stack.base()) -
+                                  static_cast<std::byte*>(stack.limit()));
+}
+
+// Writes the lowest and highest usable bytes and reads them back; a stack
+// whose range is off by one page would fault or alias here.
+void ExpectEndsWritable(const auto& stack) {
+  volatile std::byte* top = static_cast<std::byte*>(stack.base()) - 1;
+  volatile std::byte* bottom = static_cast<std::byte*>(stack.limit());
+  *top = std::byte{0xA5};
+  *bottom = std::byte{0x5A};
+  EXPECT_EQ(std::to_integer<int>(*top), 0xA5);
+  EXPECT_EQ(std::to_integer<int>(*bottom), 0x5A);
+}
+
+void ExpectAligned(const auto& stack) {
+  EXPECT_EQ(Address(stack.base()) % kStackAlignment, 0u);
+  EXPECT_EQ(Address(stack.limit()) % kStackAlignment, 0u);
+}
+
+void TouchByteBelowLimit(void* limit) {
+  *(static_cast<volatile char*>(limit) - 1) = 1;
+}
+
+// Sanitizers catch the SIGSEGV themselves, report it and exit(1).
+#if defined(ABSL_HAVE_ADDRESS_SANITIZER) || defined(ABSL_HAVE_THREAD_SANITIZER)
+#define EXPECT_SEGV(statement) EXPECT_DEATH(statement, "SEGV")
+#else
+#define EXPECT_SEGV(statement) \
+  EXPECT_EXIT(statement, ::testing::KilledBySignal(SIGSEGV), "")
+#endif
+
+// --- Traits ----------------------------------------------------------------
+
+static_assert(Stack<OsStack> && Stack<OwnedStack> && Stack<SliceStack> &&
+              Stack<PooledStack>);
+static_assert(!std::copyable<OsStack> && !std::copyable<OwnedStack> &&
+              !std::copyable<SliceStack> && !std::copyable<PooledStack>);
+
+TEST(StackTraits, OnlyOsStackAndPooledStackAreGuarded) {
+  EXPECT_TRUE(kIsGuardedStack<OsStack>);
+  EXPECT_TRUE(kIsGuardedStack<PooledStack>);
+  EXPECT_FALSE(kIsGuardedStack<OwnedStack>);
+  EXPECT_FALSE(kIsGuardedStack<SliceStack>);
+}
+
+// --- OsStack ---------------------------------------------------------------
+
+TEST(OsStack, RoundsSizeUpToWholePages) {
+  for (std::size_t size : {std::size_t{1}, kPage, std::size_t{5000}, kPage + 1,
+                           OsStack::DefaultSize()}) {
+    SCOPED_TRACE(size);
+    absl::StatusOr<OsStack> stack = OsStack::Create(size);
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    const std::size_t expected = (size + kPage - 1) / kPage * kPage;
+    EXPECT_EQ(stack->size(), expected);
+    EXPECT_EQ(Span(*stack), expected);
+    EXPECT_EQ(Address(stack->limit()) % kPage, 0u);
+    ExpectAligned(*stack);
+    ExpectEndsWritable(*stack);
+  }
+}
+
+TEST(OsStack, DefaultSizeIsAtLeast64KiBAndWholePages) {
+  EXPECT_GE(OsStack::DefaultSize(), std::size_t{64} << 10);
+  EXPECT_EQ(OsStack::DefaultSize() % kPage, 0u);
+}
+
+TEST(OsStack, ZeroSizeIsInvalidArgument) {
+  absl::StatusOr<OsStack> stack = OsStack::Create(0);
+  EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(stack.status().message(),
+            "OsStack::Create(0): size must be positive");
+}
+
+TEST(OsStack, SizeThatOverflowsWhenRoundedIsResourceExhausted) {
+  for (std::size_t size : {std::numeric_limits<std::size_t>::max(),
+                           std::numeric_limits<std::size_t>::max() - kPage}) {
+    absl::StatusOr<OsStack> stack = OsStack::Create(size);
+    EXPECT_EQ(stack.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(stack.status().message(), HasSubstr(std::to_string(size)));
+  }
+}
+
+TEST(OsStack, UnmappableSizeIsResourceExhaustedNamingSizeAndErrno) {
+  const std::size_t size = std::numeric_limits<std::size_t>::max() / 2;
+  absl::StatusOr<OsStack> stack = OsStack::Create(size);
+  EXPECT_EQ(stack.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(stack.status().message(), HasSubstr(std::to_string(size)));
+  EXPECT_THAT(stack.status().message(), HasSubstr("mmap"));
+  EXPECT_THAT(stack.status().message(), HasSubstr(std::strerror(ENOMEM)));
+  // Plenty of mappings are left: the message must not blame the map count.
+  EXPECT_THAT(stack.status().message(),
+              ::testing::Not(HasSubstr("vm.max_map_count")));
+}
+
+TEST(OsStack, ExhaustingTheMapCountNamesVmMaxMapCount) {
+  // Each OsStack costs two mappings, so this stops near vm.max_map_count / 2.
+  // Reserved up front: at the limit, growing the vector would need mmap too.
+  std::vector<OsStack> stacks;
+  long max_map_count = 65530;
+  if (std::FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    EXPECT_EQ(std::fscanf(f, "%ld", &max_map_count), 1);
+    std::fclose(f);
+  }
+  stacks.reserve(static_cast<std::size_t>(max_map_count) / 2 + 1024);
+  absl::Status failure;
+  for (std::size_t i = 0; i < stacks.capacity(); ++i) {
+    absl::StatusOr<OsStack> stack = OsStack::Create(kPage);
+    if (!stack.ok()) {
+      failure = stack.status();
+      break;
+    }
+    stacks.push_back(*std::move(stack));
+  }
+  stacks.clear();
+  EXPECT_EQ(failure.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(failure.message(), HasSubstr(std::to_string(kPage)));
+  EXPECT_THAT(failure.message(), HasSubstr(std::strerror(ENOMEM)));
+  EXPECT_THAT(failure.message(), HasSubstr("vm.max_map_count"));
+  // Once released, stacks can be created again.
+  EXPECT_TRUE(OsStack::Create(kPage).ok());
+}
+
+TEST(OsStackDeathTest, TouchingByteBelowLimitKillsWithSigsegv) {
+  absl::StatusOr<OsStack> stack = OsStack::Create(5000);
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  EXPECT_SEGV(TouchByteBelowLimit(stack->limit()));
+}
+
+TEST(OsStack, MovedFromStackIsEmptyAndMemoryIsUnmappedOnce) {
+  absl::StatusOr<OsStack> created = OsStack::Create(kPage);
+  ASSERT_TRUE(created.ok());
+  void* limit = created->limit();
+  OsStack a = *std::move(created);
+  EXPECT_EQ(created->limit(), nullptr);
+  EXPECT_EQ(created->base(), nullptr);
+  EXPECT_EQ(created->size(), 0u);
+  OsStack b = std::move(a);
+  EXPECT_EQ(a.limit(), nullptr);
+  EXPECT_EQ(b.limit(), limit);
+  absl::StatusOr<OsStack> other = OsStack::Create(kPage);
+  ASSERT_TRUE(other.ok());
+  b = *std::move(other);  // Unmaps the first stack.
+  EXPECT_NE(b.limit(), nullptr);
+  b = std::move(b);  // Self-move keeps the stack.
+  EXPECT_NE(b.limit(), nullptr);
+  ExpectEndsWritable(b);
+  // The first stack's memory is gone: mincore reports ENOMEM for an unmapped
+  // page (unless something else got mapped there since).
+  unsigned char resident;
+  if (::mincore(limit, kPage, &resident) != 0) {
+    EXPECT_EQ(errno, ENOMEM);
+  }
+}
+
+// --- OwnedStack ------------------------------------------------------------
+
+TEST(OwnedStack, RoundsSizeUpToStackAlignment) {
+  for (std::size_t size : {std::size_t{1}, std::size_t{15}, std::size_t{16},
+                           kPage, std::size_t{5000}, std::size_t{5001}}) {
+    SCOPED_TRACE(size);
+    absl::StatusOr<OwnedStack> stack = OwnedStack::Create(size);
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    const std::size_t expected =
+        (size + kStackAlignment - 1) / kStackAlignment * kStackAlignment;
+    EXPECT_EQ(stack->size(), expected);
+    EXPECT_EQ(Span(*stack), expected);
+    ExpectAligned(*stack);
+    ExpectEndsWritable(*stack);
+  }
+}
+
+TEST(OwnedStack, ZeroSizeIsInvalidArgument) {
+  absl::StatusOr<OwnedStack> stack = OwnedStack::Create(0);
+  EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(stack.status().message(), HasSubstr("OwnedStack::Create(0)"));
+}
+
+TEST(OwnedStack, AbsurdSizeIsResourceExhausted) {
+  for (std::size_t size : {std::numeric_limits<std::size_t>::max(),
+                           std::numeric_limits<std::size_t>::max() / 2}) {
+    absl::StatusOr<OwnedStack> stack = OwnedStack::Create(size);
+    EXPECT_EQ(stack.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(stack.status().message(), HasSubstr(std::to_string(size)));
+  }
+}
+
+TEST(OwnedStack, MovedFromStackIsEmpty) {
+  absl::StatusOr<OwnedStack> created = OwnedStack::Create(100);
+  ASSERT_TRUE(created.ok());
+  void* limit = created->limit();
+  OwnedStack a = *std::move(created);
+  EXPECT_EQ(created->limit(), nullptr);
+  EXPECT_EQ(created->size(), 0u);
+  OwnedStack b = std::move(a);
+  EXPECT_EQ(a.base(), nullptr);
+  EXPECT_EQ(b.limit(), limit);
+  absl::StatusOr<OwnedStack> other = OwnedStack::Create(100);
+  ASSERT_TRUE(other.ok());
+  b = *std::move(other);  // Frees the first (a double free would abort).
+  ExpectEndsWritable(b);
+}
+
+// --- SliceStack ------------------------------------------------------------
+
+alignas(64) std::byte slice_memory[4096 + 64];
+
+TEST(SliceStack, AlignedSpanIsUsedWhole) {
+  absl::StatusOr<SliceStack> stack =
+      SliceStack::Create(std::span(slice_memory).first(4096));
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  EXPECT_EQ(stack->limit(), slice_memory);
+  EXPECT_EQ(stack->base(), slice_memory + 4096);
+  EXPECT_EQ(stack->size(), 4096u);
+  ExpectEndsWritable(*stack);
+}
+
+TEST(SliceStack, UnalignedSpanIsShrunkToAlignmentAtBothEnds) {
+  for (std::size_t offset = 0; offset < 2 * kStackAlignment; ++offset) {
+    for (std::size_t length : {std::size_t{17}, std::size_t{40},
+                               std::size_t{1000}, std::size_t{4096}}) {
+      SCOPED_TRACE(testing::Message() << offset << "+" << length);
+      std::span<std::byte> memory(slice_memory + offset, length);
+      absl::StatusOr<SliceStack> stack = SliceStack::Create(memory);
+      const std::uintptr_t begin =
+          (Address(memory.data()) + kStackAlignment - 1) / kStackAlignment *
+          kStackAlignment;
+      const std::uintptr_t end =
+          (Address(memory.data()) + length) / kStackAlignment * kStackAlignment;
+      if (end <= begin) {
+        EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+        continue;
+      }
+      ASSERT_TRUE(stack.ok()) << stack.status();
+      EXPECT_EQ(Address(stack->limit()), begin);
+      EXPECT_EQ(Address(stack->base()), end);
+      EXPECT_EQ(stack->size(), end - begin);
+      ExpectAligned(*stack);
+      ExpectEndsWritable(*stack);
+    }
+  }
+}
+
+TEST(SliceStack, SpanWithNoAlignedBlockIsInvalidArgumentNamingItsSize) {
+  // 1 to 15 bytes starting at an odd address never hold an aligned block;
+  // neither does an empty span.
+  for (std::size_t length = 0; length < kStackAlignment; ++length) {
+    absl::StatusOr<SliceStack> stack =
+        SliceStack::Create(std::span(slice_memory + 1, length));
+    EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(stack.status().message(),
+                HasSubstr("span of " + std::to_string(length) + " bytes"));
+  }
+  // 30 bytes from offset 1 cover [1, 31): no aligned 16-byte block.
+  EXPECT_EQ(SliceStack::Create(std::span(slice_memory + 1, 30)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(SliceStack::Create(std::span<std::byte>()).ok());
+}
+
+TEST(SliceStack, FromSpanAgreesWithCreateWithoutAbseil) {
+  EXPECT_FALSE(SliceStack::FromSpan(std::span(slice_memory + 1, 30)));
+  std::optional<SliceStack> stack =
+      SliceStack::FromSpan(std::span(slice_memory + 1, 64));
+  ASSERT_TRUE(stack.has_value());
+  EXPECT_EQ(stack->limit(), slice_memory + 16);
+  EXPECT_EQ(stack->base(), slice_memory + 64);
+}
+
+TEST(SliceStack, MovedFromStackIsEmptyAndMemoryIsUntouched) {
+  std::optional<SliceStack> stack = SliceStack::FromSpan(slice_memory);
+  ASSERT_TRUE(stack.has_value());
+  SliceStack a = *std::move(stack);
+  SliceStack b = std::move(a);
+  EXPECT_EQ(a.limit(), nullptr);
+  EXPECT_EQ(a.base(), nullptr);
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(b.limit(), slice_memory);
+}
+
+// --- StackPool -------------------------------------------------------------
+
+StackPool MakePool(std::size_t stack_size, std::size_t max_cached) {
+  absl::StatusOr<StackPool> pool = StackPool::Create(stack_size, max_cached);
+  EXPECT_TRUE(pool.ok()) << pool.status();
+  return *std::move(pool);
+}
+
+PooledStack MustAcquire(StackPool& pool) {
+  absl::StatusOr<PooledStack> stack = pool.Acquire();
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  return *std::move(stack);
+}
+
+bool Resident(void* page) {
+  unsigned char vec = 0;
+  EXPECT_EQ(::mincore(page, kPage, &vec), 0) << std::strerror(errno);
+  return (vec & 1) != 0;
+}
+
+TEST(StackPool, RoundsStackSizeUpToWholePages) {
+  for (std::size_t size : {std::size_t{1}, kPage, std::size_t{5000}}) {
+    SCOPED_TRACE(size);
+    StackPool pool = MakePool(size, 4);
+    const std::size_t expected = (size + kPage - 1) / kPage * kPage;
+    EXPECT_EQ(pool.stack_size(), expected);
+    PooledStack stack = MustAcquire(pool);
+    EXPECT_EQ(stack.size(), expected);
+    EXPECT_EQ(Span(stack), expected);
+    EXPECT_EQ(Address(stack.limit()) % kPage, 0u);
+    ExpectAligned(stack);
+    ExpectEndsWritable(stack);
+  }
+}
+
+TEST(StackPool, ErrorsMatchOsStack) {
+  absl::StatusOr<StackPool> zero = StackPool::Create(0, 8);
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(zero.status().message(), HasSubstr("StackPool::Create(0, 8)"));
+  for (std::size_t size : {std::numeric_limits<std::size_t>::max(),
+                           std::numeric_limits<std::size_t>::max() / 2}) {
+    absl::StatusOr<StackPool> pool = StackPool::Create(size, 8);
+    EXPECT_EQ(pool.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(pool.status().message(), HasSubstr(std::to_string(size)));
+  }
+}
+
+TEST(StackPool, ReleasedStackComesBackLastInFirstOut) {
+  StackPool pool = MakePool(16 << 10, 8);
+  void* first;
+  void* second;
+  {
+    PooledStack a = MustAcquire(pool);
+    PooledStack b = MustAcquire(pool);
+    EXPECT_NE(a.limit(), b.limit());
+    first = a.limit();
+    second = b.limit();
+    *static_cast<volatile int*>(b.limit()) = 42;
+  }  // b is released first, then a.
+  EXPECT_EQ(pool.NumCached(), 2u);
+  PooledStack again = MustAcquire(pool);
+  EXPECT_EQ(again.limit(), first);
+  PooledStack again2 = MustAcquire(pool);
+  EXPECT_EQ(again2.limit(), second);
+  // Warm: the contents were not thrown away.
+  EXPECT_EQ(*static_cast<volatile int*>(again2.limit()), 42);
+  EXPECT_EQ(pool.NumCached(), 0u);
+}
+
+TEST(StackPool, KeepsAtMostMaxCachedStacksAndReleasesTheRestsMemory) {
+  constexpr std::size_t kMaxCached = 3;
+  StackPool pool = MakePool(16 << 10, kMaxCached);
+  std::vector<PooledStack> stacks;
+  for (int i = 0; i < 10; ++i) {
+    stacks.push_back(MustAcquire(pool));
+    ExpectEndsWritable(stacks.back());
+    EXPECT_TRUE(Resident(stacks.back().limit()));
+  }
+  std::vector<void*> limits;
+  for (const PooledStack& s : stacks) limits.push_back(s.limit());
+  stacks.clear();  // Released in order 0..9: 0, 1, 2 cached, the rest cold.
+  EXPECT_EQ(pool.NumCached(), kMaxCached);
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(Resident(limits[i]), i < kMaxCached);
+  }
+  // Cold stacks are usable again, with their guard page still in place.
+  for (int i = 0; i < 10; ++i) stacks.push_back(MustAcquire(pool));
+  EXPECT_EQ(stacks[0].limit(), limits[2]);
+  EXPECT_EQ(stacks[1].limit(), limits[1]);
+  EXPECT_EQ(stacks[2].limit(), limits[0]);
+  for (const PooledStack& s : stacks) ExpectEndsWritable(s);
+  EXPECT_SEGV(TouchByteBelowLimit(stacks[5].limit()));
+}
+
+TEST(StackPool, ZeroMaxCachedReleasesEveryStack) {
+  StackPool pool = MakePool(16 << 10, 0);
+  void* limit;
+  {
+    PooledStack stack = MustAcquire(pool);
+    ExpectEndsWritable(stack);
+    limit = stack.limit();
+  }
+  EXPECT_EQ(pool.NumCached(), 0u);
+  EXPECT_FALSE(Resident(limit));
+}
+
+TEST(StackPoolDeathTest, TouchingByteBelowLimitOfFreshStackKillsWithSigsegv) {
+  StackPool pool = MakePool(5000, 4);
+  PooledStack stack = MustAcquire(pool);
+  EXPECT_SEGV(TouchByteBelowLimit(stack.limit()));
+}
+
+TEST(StackPoolDeathTest, GuardPageSurvivesReuse) {
+  StackPool pool = MakePool(16 << 10, 4);
+  void* limit;
+  {
+    PooledStack stack = MustAcquire(pool);
+    ExpectEndsWritable(stack);
+    limit = stack.limit();
+  }
+  PooledStack reused = MustAcquire(pool);
+  ASSERT_EQ(reused.limit(), limit);
+  EXPECT_SEGV(TouchByteBelowLimit(reused.limit()));
+}
+
+std::size_t MappingCount() {
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  EXPECT_NE(maps, nullptr);
+  std::size_t lines = 0;
+  for (int c; (c = std::fgetc(maps)) != EOF;) lines += c == '\n';
+  std::fclose(maps);
+  return lines;
+}
+
+TEST(StackPool, GuardPagesCostNoMappingWhenKernelHasGuardInstall) {
+  constexpr std::size_t kStacks = 1000;
+  std::vector<PooledStack> stacks;
+  stacks.reserve(kStacks);
+  const std::size_t before = MappingCount();
+  StackPool pool = MakePool(16 << 10, 0);
+  for (std::size_t i = 0; i < kStacks; ++i) stacks.push_back(MustAcquire(pool));
+  const std::size_t added = MappingCount() - before;
+  if (StackPool::GuardPagesAreMappingFree()) {
+    // Linux >= 6.13: at most one mapping per slab of up to 256 stacks (the
+    // kernel merges adjacent slabs), plus slack for the allocator's own
+    // mappings (ASan's, for instance).
+    EXPECT_LE(added, kStacks / 20);
+  } else {
+    // mprotect fallback: each guard page splits the slab.
+    EXPECT_GE(added, kStacks);
+  }
+}
+
+TEST(StackPool, MovedFromStackIsEmptyAndReturnsNothing) {
+  StackPool pool = MakePool(kPage, 8);
+  PooledStack a = MustAcquire(pool);
+  void* limit = a.limit();
+  PooledStack b = std::move(a);
+  EXPECT_EQ(a.limit(), nullptr);
+  EXPECT_EQ(a.base(), nullptr);
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(b.limit(), limit);
+  EXPECT_EQ(pool.NumCached(), 0u);
+  PooledStack c = MustAcquire(pool);
+  b = std::move(c);  // Returns the first stack to the pool, exactly once.
+  EXPECT_EQ(pool.NumCached(), 1u);
+  EXPECT_EQ(c.limit(), nullptr);
+  { PooledStack gone = std::move(b); }
+  EXPECT_EQ(pool.NumCached(), 2u);
+}
+
+TEST(StackPool, StacksKeepThePoolAliveAndMovedFromPoolFailsCleanly) {
+  std::optional<StackPool> pool(MakePool(kPage, 8));
+  PooledStack stack = MustAcquire(*pool);
+  StackPool moved = std::move(*pool);
+  absl::StatusOr<PooledStack> from_moved = pool->Acquire();
+  EXPECT_EQ(from_moved.status().code(), absl::StatusCode::kFailedPrecondition);
+  pool.reset();
+  { StackPool gone = std::move(moved); }
+  ExpectEndsWritable(stack);  // The memory outlives both pool objects.
+}
+
+TEST(StackPool, ConcurrentAcquireReleaseNeverSharesAStack) {
+  StackPool pool = MakePool(8 << 10, 16);
+  constexpr int kThreads = 4;
+  constexpr int kCycles = 20000;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&pool, &failures, t] {
+      for (int i = 0; i < kCycles; ++i) {
+        // Hold one to three stacks at once so that the cache is exercised
+        // both ways and cold stacks get handed out too.
+        std::vector<PooledStack> held;
+        for (int k = 0; k <= i % 3; ++k) {
+          absl::StatusOr<PooledStack> stack = pool.Acquire();
+          if (!stack.ok()) {
+            ++failures[t];
+            return;
+          }
+          held.push_back(*std::move(stack));
+        }
+        const std::uint64_t pattern =
+            (std::uint64_t{static_cast<unsigned>(t)} << 32) | unsigned(i);
+        for (PooledStack& s : held) {
+          auto* top = static_cast<volatile std::uint64_t*>(s.base()) - 1;
+          auto* bottom = static_cast<volatile std::uint64_t*>(s.limit());
+          *top = pattern;
+          *bottom = ~pattern;
+        }
+        std::this_thread::yield();
+        for (PooledStack& s : held) {
+          auto* top = static_cast<volatile std::uint64_t*>(s.base()) - 1;
+          auto* bottom = static_cast<volatile std::uint64_t*>(s.limit());
+          if (*top != pattern || *bottom != ~pattern) ++failures[t];
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << t;
+  EXPECT_LE(pool.NumCached(), 16u);
+}
+
+TEST(StackPool, HoldsOneHundredThousandDistinctGuardedStacks) {
+  if (!StackPool::GuardPagesAreMappingFree()) {
+    GTEST_SKIP() << "needs MADV_GUARD_INSTALL (Linux >= 6.13): with mprotect "
+                    "guards, 100k stacks exceed vm.max_map_count";
+  }
+  constexpr std::size_t kStacks = 100'000;
+  constexpr std::size_t kStackSize = 16 << 10;
+  StackPool pool = MakePool(kStackSize, 64);
+  std::vector<PooledStack> stacks;
+  stacks.reserve(kStacks);
+  for (std::size_t i = 0; i < kStacks; ++i) {
+    absl::StatusOr<PooledStack> stack = pool.Acquire();
+    ASSERT_TRUE(stack.ok()) << i << ": " << stack.status();
+    static_cast<volatile std::byte*>(stack->base())[-1] = std::byte{1};
+    stacks.push_back(*std::move(stack));
+  }
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> ranges;
+  ranges.reserve(kStacks);
+  for (const PooledStack& s : stacks) {
+    ASSERT_EQ(s.size(), kStackSize);
+    ranges.emplace_back(Address(s.limit()), Address(s.base()));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (std::size_t i = 1; i < ranges.size(); ++i) {
+    // Disjoint, with room for the next stack's guard page in between.
+    ASSERT_GE(ranges[i].first, ranges[i - 1].second + kPage) << i;
+  }
+  for (std::size_t i : {std::size_t{0}, kStacks / 2, kStacks - 1}) {
+    EXPECT_SEGV(TouchByteBelowLimit(stacks[i].limit()));
+  }
+}
+
+}  // namespace
+}  // namespace fringe

@@ -381,7 +381,7 @@ class Generator {
    private:
     friend class Generator;
     explicit Iterator(Generator* generator) : generator_(generator) {}
-    bool AtEnd() const { return !generator_->current_.has_value(); }
+    bool AtEnd() const { return generator_->current_ == nullptr; }
     Generator* generator_ = nullptr;
   };
 
@@ -399,9 +399,21 @@ class Generator {
 
  private:
   ResumeResult ResumeWith(std::uintptr_t word) {
+    word = Run(word);
+    if (word == generator_internal::kReturnedWord) return ResumeResult();
+    if constexpr (std::is_void_v<Output>) {
+      return true;
+    } else {
+      return ResumeResult(std::move(*reinterpret_cast<Output*>(word)));
+    }
+  }
+
+  // Runs the body until it suspends (returns the word it sent: a pointer to
+  // its output) or finishes (returns kReturnedWord, or rethrows).
+  std::uintptr_t Run(std::uintptr_t word) {
     State state = state_.load(kRelaxed);
     if (state != State::kRunnable) {
-      if (state == State::kFinished) return ResumeResult();
+      if (state == State::kFinished) return generator_internal::kReturnedWord;
       generator_internal::Fatal(
           "Generator::Resume() called on a running generator (from inside "
           "its own body, or from two threads at once)");
@@ -409,7 +421,7 @@ class Generator {
     word = SwitchIn(word);
     if (word == generator_internal::kReturnedWord) {
       state_.store(State::kFinished, kRelaxed);
-      return ResumeResult();
+      return word;
     }
 #if defined(__cpp_exceptions)
     if (word == generator_internal::kThrewWord) {
@@ -418,11 +430,7 @@ class Generator {
     }
 #endif
     state_.store(State::kRunnable, kRelaxed);
-    if constexpr (std::is_void_v<Output>) {
-      return true;
-    } else {
-      return ResumeResult(std::move(*reinterpret_cast<Output*>(word)));
-    }
+    return word;
   }
 
   std::uintptr_t SwitchIn(std::uintptr_t word) {
@@ -437,11 +445,11 @@ class Generator {
     return t.arg;
   }
 
+  // Iteration hands out the value where the body suspended it, on the
+  // generator's stack (alive until the next resume): not even a move.
   void Advance() {
-    if constexpr (std::is_void_v<Input> && !std::is_void_v<Output>) {
-      current_.reset();
-      current_ = Resume();
-    }
+    current_ = reinterpret_cast<generator_internal::ValueOrEmpty<Output>*>(
+        Run(0));
   }
 
   // Unwinds a suspended body, then destroys the body and releases the
@@ -492,10 +500,7 @@ class Generator {
   bool started_ = false;
   std::atomic<State> state_{State::kRunnable};
   generator_internal::ExceptionState exception_state_;
-  [[no_unique_address]] std::conditional_t<
-      std::is_void_v<Input> && !std::is_void_v<Output>,
-      std::optional<generator_internal::ValueOrEmpty<Output>>, std::nullptr_t>
-      current_{};
+  generator_internal::ValueOrEmpty<Output>* current_ = nullptr;
 };
 
 }  // namespace fringe

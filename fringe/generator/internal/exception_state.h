@@ -17,8 +17,6 @@
 
 #if defined(__cpp_exceptions)
 #include <cxxabi.h>
-
-#include <utility>
 #endif
 
 namespace fringe::generator_internal {
@@ -30,17 +28,37 @@ class ExceptionState {
   // Installs this state on the calling thread and keeps the thread's, until
   // Leave(the returned token), on the same thread.
   void* Enter() {
-    auto* thread = reinterpret_cast<Globals*>(abi::__cxa_get_globals());
-    std::swap(*thread, globals_);
+    Globals* thread = thread_globals;
+    if (__builtin_expect(thread == nullptr, 0)) {
+      thread = thread_globals =
+          reinterpret_cast<Globals*>(abi::__cxa_get_globals());
+    }
+    Swap(*thread);
     return thread;
   }
-  void Leave(void* token) { std::swap(*static_cast<Globals*>(token), globals_); }
+  void Leave(void* token) { Swap(*static_cast<Globals*>(token)); }
 
  private:
   struct Globals {
     void* caught_exceptions = nullptr;
     unsigned int uncaught_exceptions = 0;
   };
+  // Field by field: a whole-struct swap compiles to a 16-byte load of what
+  // was just stored as 8 + 4 bytes, which stalls store-to-load forwarding
+  // on every resume.
+  void Swap(Globals& thread) {
+    void* caught = thread.caught_exceptions;
+    unsigned int uncaught = thread.uncaught_exceptions;
+    thread.caught_exceptions = globals_.caught_exceptions;
+    thread.uncaught_exceptions = globals_.uncaught_exceptions;
+    globals_.caught_exceptions = caught;
+    globals_.uncaught_exceptions = uncaught;
+  }
+
+  // The runtime's per-thread state, found once per thread: a thread_local
+  // read is one instruction, __cxa_get_globals() is a call through the PLT.
+  static inline thread_local constinit Globals* thread_globals = nullptr;
+
   Globals globals_;
 };
 

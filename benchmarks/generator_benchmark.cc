@@ -1,0 +1,310 @@
+// fringe::Generator against its peers, side by side in one binary so that
+// ratios come from one run on one machine:
+//   - resume round trip: Generator<long, long> echo vs fringe's raw arch
+//     switch, Boost.Context fiber, swapcontext;
+//   - iteration: Generator<void, long> vs Boost.Coroutine2 pull_type and a
+//     C++20 stackless coroutine generator (a reference, not a peer: it has
+//     no stack of its own);
+//   - create + first value + run to completion + destroy, with OsStack and
+//     StackPool vs Boost fiber and pull_type with their stack allocators;
+//   - destroying a suspended generator (forced unwind) vs Boost.Coroutine2
+//     and one bare C++ throw + catch.
+//
+//   tools/bazel run -c opt //benchmarks:generator_benchmark
+
+#include <ucontext.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <utility>
+
+#include "benchmark/benchmark.h"
+#include "boost/context/fiber.hpp"
+#include "boost/context/pooled_fixedsize_stack.hpp"
+#include "boost/context/protected_fixedsize_stack.hpp"
+#include "boost/coroutine2/coroutine.hpp"
+#include "fringe/arch/switch.h"
+#include "fringe/generator/generator.h"
+#include "fringe/stack/os_stack.h"
+#include "fringe/stack/stack_pool.h"
+
+namespace {
+
+namespace arch = ::fringe::arch_internal;
+namespace ctx = ::boost::context;
+using Coro = ::boost::coroutines2::coroutine<long>;
+
+constexpr std::size_t kStackSize = 64 * 1024;
+
+fringe::OsStack NewStack() { return *fringe::OsStack::Create(kStackSize); }
+
+// ---- Resume round trip ------------------------------------------------------
+
+void BM_FringeRawSwitch(benchmark::State& state) {
+  fringe::OsStack stack = NewStack();
+  arch::StackPointer sp = arch::InitStack(
+      stack.base(),
+      [](std::uintptr_t arg, arch::StackPointer resumer, void*) {
+        for (;;) {
+          arch::Transfer t = arch::Switch(arg, resumer);
+          arg = t.arg;
+          resumer = t.from;
+        }
+      },
+      nullptr);
+  std::uintptr_t i = 0;
+  for (auto _ : state) {
+    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
+    sp = t.from;
+    benchmark::DoNotOptimize(t.arg);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeRawSwitch);
+
+void BM_FringeResume(benchmark::State& state) {
+  fringe::Generator<long, long> echo(
+      NewStack(), [](fringe::Yielder<long, long>& y, long v) {
+        for (;;) v = y.Suspend(v);
+      });
+  long i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(echo.Resume(i++));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeResume);
+
+void BM_BoostFiberResume(benchmark::State& state) {
+  long value = 0;
+  ctx::fiber f{[&value](ctx::fiber&& caller) {
+    for (;;) caller = std::move(caller).resume();
+    return std::move(caller);
+  }};
+  long i = 0;
+  for (auto _ : state) {
+    value = i++;
+    f = std::move(f).resume();
+    benchmark::DoNotOptimize(value);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BoostFiberResume);
+
+ucontext_t main_context, echo_context;
+long ucontext_value;
+
+void UcontextEcho() {
+  for (;;) swapcontext(&echo_context, &main_context);
+}
+
+void BM_SwapcontextResume(benchmark::State& state) {
+  fringe::OsStack stack = NewStack();
+  getcontext(&echo_context);
+  echo_context.uc_stack.ss_sp = stack.limit();
+  echo_context.uc_stack.ss_size = stack.size();
+  echo_context.uc_link = nullptr;
+  makecontext(&echo_context, UcontextEcho, 0);
+  long i = 0;
+  for (auto _ : state) {
+    ucontext_value = i++;
+    swapcontext(&main_context, &echo_context);
+    benchmark::DoNotOptimize(ucontext_value);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SwapcontextResume);
+
+// ---- Iteration --------------------------------------------------------------
+
+void BM_FringeIterate(benchmark::State& state) {
+  fringe::Generator<void, long> counter(NewStack(),
+                                        [](fringe::Yielder<void, long>& y) {
+                                          for (long i = 0;; ++i) y.Suspend(i);
+                                        });
+  auto it = counter.begin();
+  for (auto _ : state) {
+    ++it;
+    benchmark::DoNotOptimize(*it);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeIterate);
+
+void BM_Coroutine2PullIterate(benchmark::State& state) {
+  Coro::pull_type source([](Coro::push_type& sink) {
+    for (long i = 0;; ++i) sink(i);
+  });
+  for (auto _ : state) {
+    source();
+    benchmark::DoNotOptimize(source.get());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Coroutine2PullIterate);
+
+// A minimal C++20 (stackless) generator, as a reference point.
+struct CoGenerator {
+  struct promise_type {
+    long value = 0;
+    CoGenerator get_return_object() {
+      return CoGenerator{std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept { return {}; }
+    std::suspend_always yield_value(long v) noexcept {
+      value = v;
+      return {};
+    }
+    void return_void() {}
+    void unhandled_exception() { std::terminate(); }
+  };
+  explicit CoGenerator(std::coroutine_handle<promise_type> h) : handle(h) {}
+  CoGenerator(CoGenerator&& o) noexcept : handle(std::exchange(o.handle, {})) {}
+  ~CoGenerator() {
+    if (handle) handle.destroy();
+  }
+  long Next() {
+    handle.resume();
+    return handle.promise().value;
+  }
+  std::coroutine_handle<promise_type> handle;
+};
+
+CoGenerator CoCounter() {
+  for (long i = 0;; ++i) co_yield i;
+}
+
+void BM_Cpp20CoroutineIterate(benchmark::State& state) {
+  CoGenerator g = CoCounter();
+  for (auto _ : state) benchmark::DoNotOptimize(g.Next());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Cpp20CoroutineIterate);
+
+// ---- Create + first value + run to completion + destroy --------------------
+
+template <typename Stack>
+void CreateRunDestroy(Stack stack, long i) {
+  fringe::Generator<void, long, Stack> g(std::move(stack),
+                                         [i](fringe::Yielder<void, long>& y) {
+                                           y.Suspend(i);
+                                         });
+  benchmark::DoNotOptimize(g.Resume());
+  benchmark::DoNotOptimize(g.Resume());
+}
+
+void BM_FringeCreateOsStack(benchmark::State& state) {
+  long i = 0;
+  for (auto _ : state) CreateRunDestroy(NewStack(), i++);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeCreateOsStack);
+
+void BM_FringeCreateStackPool(benchmark::State& state) {
+  fringe::StackPool pool = *fringe::StackPool::Create(kStackSize, 64);
+  long i = 0;
+  for (auto _ : state) CreateRunDestroy(*pool.Acquire(), i++);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeCreateStackPool);
+
+template <typename Allocator>
+void FiberCreateRunDestroy(benchmark::State& state, Allocator allocator) {
+  long i = 0;
+  for (auto _ : state) {
+    long value = 0;
+    ctx::fiber f{std::allocator_arg, allocator,
+                 [&value, i](ctx::fiber&& caller) {
+                   value = i;
+                   caller = std::move(caller).resume();
+                   return std::move(caller);
+                 }};
+    f = std::move(f).resume();
+    benchmark::DoNotOptimize(value);
+    f = std::move(f).resume();
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_BoostFiberCreatePooledStack(benchmark::State& state) {
+  FiberCreateRunDestroy(state, ctx::pooled_fixedsize_stack(kStackSize));
+}
+BENCHMARK(BM_BoostFiberCreatePooledStack);
+
+void BM_BoostFiberCreateProtectedStack(benchmark::State& state) {
+  FiberCreateRunDestroy(state, ctx::protected_fixedsize_stack(kStackSize));
+}
+BENCHMARK(BM_BoostFiberCreateProtectedStack);
+
+template <typename Allocator>
+void PullCreateRunDestroy(benchmark::State& state, Allocator allocator) {
+  long i = 0;
+  for (auto _ : state) {
+    // pull_type runs its body up to the first value on construction.
+    Coro::pull_type source(allocator, [i](Coro::push_type& sink) { sink(i); });
+    benchmark::DoNotOptimize(source.get());
+    source();
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Coroutine2CreatePooledStack(benchmark::State& state) {
+  PullCreateRunDestroy(state, ctx::pooled_fixedsize_stack(kStackSize));
+}
+BENCHMARK(BM_Coroutine2CreatePooledStack);
+
+void BM_Coroutine2CreateProtectedStack(benchmark::State& state) {
+  PullCreateRunDestroy(state, ctx::protected_fixedsize_stack(kStackSize));
+}
+BENCHMARK(BM_Coroutine2CreateProtectedStack);
+
+// ---- Destroying a suspended generator (forced unwind) -----------------------
+
+void BM_FringeDestroySuspended(benchmark::State& state) {
+  fringe::StackPool pool = *fringe::StackPool::Create(kStackSize, 64);
+  long i = 0;
+  for (auto _ : state) {
+    fringe::Generator<void, long, fringe::PooledStack> g(
+        *pool.Acquire(), [i](fringe::Yielder<void, long>& y) {
+          for (;;) y.Suspend(i);
+        });
+    benchmark::DoNotOptimize(g.Resume());
+    ++i;
+  }  // Destroyed suspended: unwound.
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeDestroySuspended);
+
+void BM_Coroutine2DestroySuspended(benchmark::State& state) {
+  ctx::pooled_fixedsize_stack allocator(kStackSize);
+  long i = 0;
+  for (auto _ : state) {
+    Coro::pull_type source(allocator, [i](Coro::push_type& sink) {
+      for (;;) sink(i);
+    });
+    benchmark::DoNotOptimize(source.get());
+    ++i;
+  }  // Destroyed suspended: unwound.
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Coroutine2DestroySuspended);
+
+__attribute__((noinline)) void Thrower(long i) { throw i; }
+
+void BM_BareThrowCatch(benchmark::State& state) {
+  long i = 0;
+  for (auto _ : state) {
+    try {
+      Thrower(i++);
+    } catch (long v) {
+      benchmark::DoNotOptimize(v);
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BareThrowCatch);
+
+}  // namespace

@@ -27,6 +27,9 @@ def linux_cross_toolchain(cpu, triple):
             "gcc": gcc + "gcc",
             "gcov": gcc + "gcov",
             "ld": gcc + "ld",
+            # Bazel 4.2.3's unix_cc_toolchain_config reads this key
+            # unconditionally; gcc coverage (gcov) never runs it.
+            "llvm-cov": "/bin/false",
             "nm": gcc + "nm",
             "objcopy": gcc + "objcopy",
             "objdump": gcc + "objdump",

@@ -30,6 +30,11 @@
 namespace fringe {
 namespace {
 
+// Sanitizers need far more stack; DefaultSize() knows by how much.
+std::size_t Scaled(std::size_t size) {
+  return size * (OsStack::DefaultSize() / (64 * 1024));
+}
+
 OsStack NewStack(std::size_t size = OsStack::DefaultSize()) {
   auto stack = OsStack::Create(size);
   EXPECT_TRUE(stack.ok()) << stack.status();
@@ -412,7 +417,7 @@ std::unique_ptr<Tree> Build(int lo, int hi) {
 void WalkInOrder(Yielder<void, int>& y, const Tree* t) {
   if (t == nullptr) return;
   auto walk_child = [&](const Tree* child) {
-    Generator<void, int> sub(NewStack(16 * 1024), [child](Yielder<void, int>& ys) {
+    Generator<void, int> sub(NewStack(Scaled(16 * 1024)), [child](Yielder<void, int>& ys) {
       WalkInOrder(ys, child);
     });
     for (int v : sub) y.Suspend(v);
@@ -435,7 +440,7 @@ TEST(GeneratorTest, NestedGeneratorsWalkATreeInOrder) {
 }
 
 TEST(GeneratorTest, TenThousandLiveGeneratorsResumedRoundRobin) {
-  auto pool = StackPool::Create(16 * 1024, 16);
+  auto pool = StackPool::Create(Scaled(16 * 1024), 16);
   ASSERT_TRUE(pool.ok()) << pool.status();
   std::vector<Generator<long, long, PooledStack>> gens;
   constexpr int kCount = 10000;
@@ -491,7 +496,7 @@ int Recurse(int depth) {
 }
 
 TEST(GeneratorTest, DeepRecursionInsideTheBody) {
-  Generator<int, int> g(NewStack(4 << 20), [](Yielder<int, int>& y, int n) {
+  Generator<int, int> g(NewStack(Scaled(4 << 20)), [](Yielder<int, int>& y, int n) {
     for (;;) n = y.Suspend(Recurse(n));
   });
   EXPECT_EQ(g.Resume(20000), 20000);

@@ -1,0 +1,12 @@
+"""target_compatible_with values shared by tests and benchmarks."""
+
+def requires_exceptions():
+    """Skips a target in builds without C++ exceptions (--config=noexcept)."""
+    return select({
+        "//bazel:exceptions_off": ["@platforms//:incompatible"],
+        "//conditions:default": [],
+    })
+
+def x86_64_with_exceptions():
+    """For benchmarks against Boost, which exists only for x86_64 here."""
+    return ["@platforms//cpu:x86_64"] + requires_exceptions()

@@ -98,6 +98,81 @@ TEST(ArchTest, EntryReceivesContextAndFirstWord) {
               "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3",
               "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
               "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+#elif defined(__i386__)
+    // x87: fill all eight registers, then pop them (the stack must be empty
+    // again at the end of the asm statement).
+    asm volatile(
+        "movl $-1, %%eax\n\tmovl $-1, %%ebx\n\tmovl $-1, %%ecx\n\t"
+        "movl $-1, %%edx\n\tmovl $-1, %%esi\n\tmovl $-1, %%edi\n\t"
+        "fld1\n\tfld1\n\tfld1\n\tfld1\n\tfld1\n\tfld1\n\tfld1\n\tfld1\n\t"
+        "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\t"
+        "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\t" ::
+            : "eax", "ebx", "ecx", "edx", "esi", "edi", "st", "st(1)", "st(2)",
+              "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
+#if defined(__SSE__)
+    asm volatile(
+        "pcmpeqd %%xmm0, %%xmm0\n\tpcmpeqd %%xmm1, %%xmm1\n\t"
+        "pcmpeqd %%xmm2, %%xmm2\n\tpcmpeqd %%xmm3, %%xmm3\n\t"
+        "pcmpeqd %%xmm4, %%xmm4\n\tpcmpeqd %%xmm5, %%xmm5\n\t"
+        "pcmpeqd %%xmm6, %%xmm6\n\tpcmpeqd %%xmm7, %%xmm7\n\t" ::
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7");
+#endif
+#elif defined(__aarch64__)
+    // x18 too: on Linux it is an ordinary temporary, which the switch
+    // clobbers (see fringe/arch/aarch64.h).
+    asm volatile(
+        "mov x0, #-1\n\tmov x1, #-1\n\tmov x2, #-1\n\tmov x3, #-1\n\t"
+        "mov x4, #-1\n\tmov x5, #-1\n\tmov x6, #-1\n\tmov x7, #-1\n\t"
+        "mov x8, #-1\n\tmov x9, #-1\n\tmov x10, #-1\n\tmov x11, #-1\n\t"
+        "mov x12, #-1\n\tmov x13, #-1\n\tmov x14, #-1\n\tmov x15, #-1\n\t"
+        "mov x16, #-1\n\tmov x17, #-1\n\tmov x18, #-1\n\tmov x19, #-1\n\t"
+        "mov x20, #-1\n\tmov x21, #-1\n\tmov x22, #-1\n\tmov x23, #-1\n\t"
+        "mov x24, #-1\n\tmov x25, #-1\n\tmov x26, #-1\n\tmov x27, #-1\n\t"
+        "mov x28, #-1\n\t"
+        "movi v0.16b, #0xff\n\tmovi v1.16b, #0xff\n\tmovi v2.16b, #0xff\n\t"
+        "movi v3.16b, #0xff\n\tmovi v4.16b, #0xff\n\tmovi v5.16b, #0xff\n\t"
+        "movi v6.16b, #0xff\n\tmovi v7.16b, #0xff\n\tmovi v8.16b, #0xff\n\t"
+        "movi v9.16b, #0xff\n\tmovi v10.16b, #0xff\n\tmovi v11.16b, #0xff\n\t"
+        "movi v12.16b, #0xff\n\tmovi v13.16b, #0xff\n\tmovi v14.16b, #0xff\n\t"
+        "movi v15.16b, #0xff\n\tmovi v16.16b, #0xff\n\tmovi v17.16b, #0xff\n\t"
+        "movi v18.16b, #0xff\n\tmovi v19.16b, #0xff\n\tmovi v20.16b, #0xff\n\t"
+        "movi v21.16b, #0xff\n\tmovi v22.16b, #0xff\n\tmovi v23.16b, #0xff\n\t"
+        "movi v24.16b, #0xff\n\tmovi v25.16b, #0xff\n\tmovi v26.16b, #0xff\n\t"
+        "movi v27.16b, #0xff\n\tmovi v28.16b, #0xff\n\tmovi v29.16b, #0xff\n\t"
+        "movi v30.16b, #0xff\n\tmovi v31.16b, #0xff\n\t" ::
+            : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10",
+              "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19",
+              "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28",
+              "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10",
+              "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19",
+              "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
+              "v29", "v30", "v31");
+#elif defined(__riscv)
+    // Every x register except zero, sp, gp, tp and s0 (the frame pointer).
+    asm volatile(
+        "li ra, -1\n\tli t0, -1\n\tli t1, -1\n\tli t2, -1\n\tli t3, -1\n\t"
+        "li t4, -1\n\tli t5, -1\n\tli t6, -1\n\tli a0, -1\n\tli a1, -1\n\t"
+        "li a2, -1\n\tli a3, -1\n\tli a4, -1\n\tli a5, -1\n\tli a6, -1\n\t"
+        "li a7, -1\n\tli s1, -1\n\tli s2, -1\n\tli s3, -1\n\tli s4, -1\n\t"
+        "li s5, -1\n\tli s6, -1\n\tli s7, -1\n\tli s8, -1\n\tli s9, -1\n\t"
+        "li s10, -1\n\tli s11, -1\n\t"
+        "fmv.d.x f0, t0\n\tfmv.d.x f1, t0\n\tfmv.d.x f2, t0\n\t"
+        "fmv.d.x f3, t0\n\tfmv.d.x f4, t0\n\tfmv.d.x f5, t0\n\t"
+        "fmv.d.x f6, t0\n\tfmv.d.x f7, t0\n\tfmv.d.x f8, t0\n\t"
+        "fmv.d.x f9, t0\n\tfmv.d.x f10, t0\n\tfmv.d.x f11, t0\n\t"
+        "fmv.d.x f12, t0\n\tfmv.d.x f13, t0\n\tfmv.d.x f14, t0\n\t"
+        "fmv.d.x f15, t0\n\tfmv.d.x f16, t0\n\tfmv.d.x f17, t0\n\t"
+        "fmv.d.x f18, t0\n\tfmv.d.x f19, t0\n\tfmv.d.x f20, t0\n\t"
+        "fmv.d.x f21, t0\n\tfmv.d.x f22, t0\n\tfmv.d.x f23, t0\n\t"
+        "fmv.d.x f24, t0\n\tfmv.d.x f25, t0\n\tfmv.d.x f26, t0\n\t"
+        "fmv.d.x f27, t0\n\tfmv.d.x f28, t0\n\tfmv.d.x f29, t0\n\t"
+        "fmv.d.x f30, t0\n\tfmv.d.x f31, t0\n\t" ::
+            : "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2",
+              "a3", "a4", "a5", "a6", "a7", "s1", "s2", "s3", "s4", "s5", "s6",
+              "s7", "s8", "s9", "s10", "s11", "f0", "f1", "f2", "f3", "f4",
+              "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14",
+              "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23",
+              "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31");
 #endif
     resumer = Switch(0, resumer).from;
   }
@@ -154,13 +229,32 @@ TEST(ArchTest, NewStackIsSixteenByteAlignedAtEntryAndAcrossSwitches) {
       [](std::uintptr_t, StackPointer resumer, void* context) {
         auto* misaligned = static_cast<std::uintptr_t*>(context);
         for (;;) {
-          // movaps faults on an address that is not 16-byte aligned; the
-          // compiler places `slot` relying on the ABI's alignment at entry.
+          // The compiler places `slot` relying on the ABI's alignment at
+          // entry, so a misaligned stack shows in its address.
           alignas(16) float slot[4];
+#if defined(__x86_64__) || defined(__i386__)
+          // movaps faults on an address that is not 16-byte aligned. (i386
+          // compilers without SSE code generation reject xmm0 as a clobber,
+          // and keep nothing in it.)
           asm volatile("xorps %%xmm0, %%xmm0\n\tmovaps %%xmm0, %0"
                        : "=m"(slot)
                        :
-                       : "xmm0");
+#if defined(__SSE__)
+                       : "xmm0"
+#endif
+          );
+#else
+          // Check sp itself too (read after this function's prologue, which
+          // moves it by multiples of 16).
+          std::uintptr_t sp;
+#if defined(__aarch64__)
+          asm volatile("mov %0, sp" : "=r"(sp));
+#elif defined(__riscv)
+          asm volatile("mv %0, sp" : "=r"(sp));
+#endif
+          *misaligned |= sp % 16;
+          asm volatile("" : : "r"(&slot) : "memory");  // Keeps `slot` real.
+#endif
           *misaligned |= reinterpret_cast<std::uintptr_t>(&slot) % 16;
           resumer = Switch(0, resumer).from;
         }
@@ -258,6 +352,7 @@ TEST(ArchTest, BacktraceCrossesNestedStacks) {
       << ::testing::PrintToString(nest.traces.from_unwind);
 }
 
+#if defined(__cpp_exceptions)
 TEST(ArchTest, ExceptionThrownAndCaughtOnNewStackWorks) {
   struct Result {
     std::string message;
@@ -285,6 +380,7 @@ TEST(ArchTest, ExceptionThrownAndCaughtOnNewStackWorks) {
   EXPECT_EQ(result.caught, 3);
   EXPECT_EQ(result.message, "thrown on the new stack #2");
 }
+#endif  // defined(__cpp_exceptions)
 
 }  // namespace
 }  // namespace fringe::arch_internal

@@ -10,3 +10,11 @@ def requires_exceptions():
 def x86_64_with_exceptions():
     """For benchmarks against Boost, which exists only for x86_64 here."""
     return ["@platforms//cpu:x86_64"] + requires_exceptions()
+
+def x86_64_without_sanitizers():
+    """For tests that run a tool (valgrind) that cannot host sanitizers."""
+    return ["@platforms//cpu:x86_64"] + select({
+        "//bazel:sanitize_address": ["@platforms//:incompatible"],
+        "//bazel:sanitize_thread": ["@platforms//:incompatible"],
+        "//conditions:default": [],
+    })

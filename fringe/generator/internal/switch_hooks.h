@@ -45,7 +45,9 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-#if defined(FRINGE_VALGRIND) && FRINGE_VALGRIND && __has_include(<valgrind/valgrind.h>)
+// Valgrind needs an OS; a freestanding build never includes it.
+#if __STDC_HOSTED__ && defined(FRINGE_VALGRIND) && FRINGE_VALGRIND && \
+    __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #define FRINGE_USE_VALGRIND 1
 #endif

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "fringe/stack/guard_registry.h"
 #include "fringe/stack/internal/os_memory.h"
 
 namespace fringe {
@@ -49,6 +50,9 @@ absl::StatusOr<OsStack> OsStack::Create(std::size_t size) {
     return stack_internal::MappingError(who, "mprotect of the guard page",
                                         error, /*call_splits_mappings=*/true);
   }
+  // For the stack-overflow report (fringe/debug); a full registry only
+  // costs the report, so the result is ignored.
+  (void)RegisterGuard(memory, guard, *usable);
   return OsStack(static_cast<std::byte*>(memory) + guard, *usable, guard);
 }
 
@@ -79,6 +83,8 @@ OsStack::~OsStack() { Release(); }
 
 void OsStack::Release() {
   if (limit_ == nullptr) return;
+  // Before munmap: a later mapping at this address is not our guard page.
+  UnregisterGuard(limit_ - guard_size_);
   // munmap of a range we mapped can only fail on a corrupted object; there is
   // nothing useful to do about it in a destructor.
   ::munmap(limit_ - guard_size_, guard_size_ + size_);

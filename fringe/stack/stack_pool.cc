@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "fringe/stack/guard_registry.h"
 #include "fringe/stack/internal/os_memory.h"
 
 namespace fringe {
@@ -108,6 +109,7 @@ struct PoolState {
   ~PoolState() {
     // Every PooledStack holds a reference, so none is live now.
     for (const std::unique_ptr<Slab>& slab : slabs) {
+      UnregisterSlab(slab->memory);
       ::munmap(slab->memory, slab->bytes);
     }
   }
@@ -140,6 +142,9 @@ struct PoolState {
         return status;
       }
     }
+    // One registry entry for the whole slab, for the stack-overflow report
+    // (fringe/debug); a full registry only costs the report.
+    (void)RegisterSlab(slab->memory, stride, stacks_per_slab, guard_size);
     // Reversed so that stacks are handed out in address order.
     slab->cold.reserve(stacks_per_slab);
     for (std::size_t i = stacks_per_slab; i-- > 0;) {
@@ -216,7 +221,10 @@ struct PoolState {
         }
       }
     }
-    if (unmapped != nullptr) ::munmap(unmapped->memory, unmapped->bytes);
+    if (unmapped != nullptr) {
+      UnregisterSlab(unmapped->memory);
+      ::munmap(unmapped->memory, unmapped->bytes);
+    }
   }
 
   const std::size_t stack_size;  // Usable bytes, whole pages.

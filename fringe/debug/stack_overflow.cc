@@ -1,0 +1,327 @@
+#include "fringe/debug/stack_overflow.h"
+
+#include <execinfo.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+
+#include "absl/base/attributes.h"
+#include "absl/base/const_init.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "fringe/stack/guard_registry.h"
+
+namespace fringe {
+namespace {
+
+constexpr std::size_t kMinAltStackSize = std::size_t{64} << 10;
+// Frames captured for the report. A runaway recursion fills them all with the
+// same function, which the report folds into one line (see PrintBacktrace).
+constexpr int kMaxFrames = 256;
+
+// --- State
+// --------------------------------------------------------------------
+
+ABSL_CONST_INIT absl::Mutex install_mutex(absl::kConstInit);
+bool handler_installed ABSL_GUARDED_BY(install_mutex) = false;
+
+// What SIGSEGV and SIGBUS did before us. Filled in before our handler is
+// installed and never written again, so the handler reads them without a lock.
+struct sigaction previous_segv;
+struct sigaction previous_bus;
+
+// --- Async-signal-safe output
+// -------------------------------------------------
+
+// A fixed buffer filled without allocating; what the handler prints with.
+class Line {
+ public:
+  Line& Append(const char* text) {
+    while (*text != '\0' && length_ < sizeof(buffer_))
+      buffer_[length_++] = *text++;
+    return *this;
+  }
+  Line& AppendHex(std::uintptr_t value) {
+    char digits[2 * sizeof(value)];
+    int n = 0;
+    do {
+      digits[n++] = "0123456789abcdef"[value % 16];
+      value /= 16;
+    } while (value != 0);
+    while (n > 0 && length_ < sizeof(buffer_)) buffer_[length_++] = digits[--n];
+    return *this;
+  }
+  Line& AppendDecimal(std::size_t value) {
+    char digits[3 * sizeof(value)];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value != 0);
+    while (n > 0 && length_ < sizeof(buffer_)) buffer_[length_++] = digits[--n];
+    return *this;
+  }
+  // One write(2) when possible, so that the line is not interleaved with
+  // other threads' output.
+  void WriteTo(int fd) const {
+    std::size_t done = 0;
+    while (done < length_) {
+      const ssize_t n = ::write(fd, buffer_ + done, length_ - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  char buffer_[256];
+  std::size_t length_ = 0;
+};
+
+void PrintReport(const GuardedStack& stack) {
+  Line()
+      .Append("fringe: stack overflow in generator: stack [0x")
+      .AppendHex(reinterpret_cast<std::uintptr_t>(stack.limit))
+      .Append(", 0x")
+      .AppendHex(reinterpret_cast<std::uintptr_t>(stack.base))
+      .Append(") of ")
+      .AppendDecimal(stack.size)
+      .Append(" bytes\n")
+      .WriteTo(STDERR_FILENO);
+}
+
+// The faulting thread's backtrace, innermost first (this handler, the
+// kernel's signal trampoline, then the code that overflowed). Runs of one
+// return address, which is what a runaway recursion leaves, are printed once
+// with a count, so that the frames that started the recursion still show.
+void PrintBacktrace() {
+  void* frames[kMaxFrames];
+  const int n = ::backtrace(frames, kMaxFrames);
+  for (int i = 0; i < n;) {
+    int run = 1;
+    while (i + run < n && frames[i + run] == frames[i]) ++run;
+    ::backtrace_symbols_fd(&frames[i], 1, STDERR_FILENO);
+    if (run > 1) {
+      Line()
+          .Append("    ... the frame above repeated ")
+          .AppendDecimal(static_cast<std::size_t>(run - 1))
+          .Append(" more times\n")
+          .WriteTo(STDERR_FILENO);
+    }
+    i += run;
+  }
+  if (n == kMaxFrames) {
+    Line().Append("    ... (outer frames not shown)\n").WriteTo(STDERR_FILENO);
+  }
+}
+
+// --- Chaining
+// -----------------------------------------------------------------
+
+// Makes the process die of `signal` as if no handler had ever been installed:
+// the signal is blocked while its handler runs, so the raise() stays pending
+// until the handler returns and then takes the default action (terminate,
+// with a core dump where enabled). A fault from a real access would repeat on
+// return anyway; raise() covers signals sent with kill(2).
+void DieOfDefaultAction(int signal) {
+  struct sigaction default_action = {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  ::sigaction(signal, &default_action, nullptr);
+  ::raise(signal);
+}
+
+void Chain(int signal, siginfo_t* info, void* context, bool overflow) {
+  const struct sigaction& previous =
+      signal == SIGBUS ? previous_bus : previous_segv;
+  // SIG_IGN too: the kernel does not let a fault be ignored.
+  if (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN) {
+    DieOfDefaultAction(signal);
+    return;
+  }
+  // As the kernel would have set it up for the previous handler; returning
+  // from ours restores the interrupted code's mask either way.
+  ::pthread_sigmask(SIG_BLOCK, &previous.sa_mask, nullptr);
+  if ((previous.sa_flags & SA_SIGINFO) != 0) {
+    previous.sa_sigaction(signal, info, context);
+  } else {
+    previous.sa_handler(signal);
+  }
+  // The previous handler returned, meaning it handled the fault (e.g. it maps
+  // memory on demand). Not so for an overflow: returning would re-run the
+  // faulting push into the guard page, and this handler, forever.
+  if (overflow) DieOfDefaultAction(signal);
+}
+
+void OnFault(int signal, siginfo_t* info, void* context) {
+  const int saved_errno = errno;
+  // si_code > 0: raised by the kernel for an access, so si_addr is the
+  // faulting address (for kill(2) and friends it holds the sender's pid).
+  std::optional<GuardedStack> stack;
+  if (info != nullptr && info->si_code > 0) stack = FindGuard(info->si_addr);
+  if (stack.has_value()) {
+    PrintReport(*stack);
+    PrintBacktrace();
+  }
+  Chain(signal, info, context, stack.has_value());
+  errno = saved_errno;
+}
+
+// --- Per-thread alternate signal stack
+// ----------------------------------------
+
+// This thread's alternate signal stack, if InstallStackOverflowHandler() set
+// one up; destroyed (and disabled) when the thread exits.
+class AltStack {
+ public:
+  AltStack() = default;
+  AltStack(const AltStack&) = delete;
+  AltStack& operator=(const AltStack&) = delete;
+  ~AltStack() {
+    if (memory_ == nullptr) return;
+    stack_t current;
+    if (::sigaltstack(nullptr, &current) != 0) return;
+    // Still ours and not in use: disable it before the memory goes. If
+    // someone replaced it, leave theirs alone; if a handler is running on it
+    // (exit from a handler), leak it rather than pull it out from under.
+    if (current.ss_sp == usable_) {
+      if ((current.ss_flags & SS_ONSTACK) != 0) return;
+      stack_t disable = {};
+      disable.ss_flags = SS_DISABLE;
+      if (::sigaltstack(&disable, nullptr) != 0) return;
+    }
+    ::munmap(memory_, bytes_);
+  }
+
+  absl::Status Ensure() {
+    if (ready_) return absl::OkStatus();
+    stack_t current;
+    if (::sigaltstack(nullptr, &current) != 0) {
+      return absl::ErrnoToStatus(
+          errno, "InstallStackOverflowHandler(): sigaltstack query");
+    }
+    // One set up by someone else (a crash reporter, a runtime) will do if it
+    // is big enough for the backtrace; replacing it could surprise its owner.
+    if ((current.ss_flags & SS_DISABLE) == 0 &&
+        current.ss_size >= kMinAltStackSize) {
+      ready_ = true;
+      return absl::OkStatus();
+    }
+    if ((current.ss_flags & SS_ONSTACK) != 0) {
+      return absl::FailedPreconditionError(
+          "InstallStackOverflowHandler(): called on the thread's alternate "
+          "signal stack, which cannot be replaced while in use");
+    }
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    // SIGSTKSZ is a sysconf() call on recent glibc (AVX-512 state is large).
+    const std::size_t wanted =
+        std::max(kMinAltStackSize, static_cast<std::size_t>(SIGSTKSZ));
+    const std::size_t usable = (wanted + page - 1) / page * page;
+    // A guard page below, so that a handler overflowing the alternate stack
+    // faults (and, with the signal blocked, dies) instead of scribbling over
+    // whatever is mapped there. Not registered with the guard registry: that
+    // would misreport it as a generator's stack.
+    void* memory =
+        ::mmap(nullptr, page + usable, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (memory == MAP_FAILED) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "InstallStackOverflowHandler(): mmap of a ", page + usable,
+          "-byte alternate signal stack failed: ", ::strerror(errno)));
+    }
+    if (::mprotect(memory, page, PROT_NONE) != 0) {
+      const int error = errno;
+      ::munmap(memory, page + usable);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "InstallStackOverflowHandler(): mprotect of the alternate signal "
+          "stack's guard page failed: ",
+          ::strerror(error)));
+    }
+    stack_t alt = {};
+    alt.ss_sp = static_cast<std::byte*>(memory) + page;
+    alt.ss_size = usable;
+    if (::sigaltstack(&alt, nullptr) != 0) {
+      const int error = errno;
+      ::munmap(memory, page + usable);
+      return absl::ErrnoToStatus(error,
+                                 "InstallStackOverflowHandler(): sigaltstack");
+    }
+    // Only now: the destructor must not unmap a stack it did not install.
+    memory_ = memory;
+    usable_ = alt.ss_sp;
+    bytes_ = page + usable;
+    ready_ = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  bool ready_ = false;
+  void* memory_ = nullptr;  // Our mapping (guard page first), if any.
+  void* usable_ = nullptr;  // Just above the guard page: the ss_sp we set.
+  std::size_t bytes_ = 0;
+};
+
+thread_local AltStack alt_stack;
+
+absl::Status InstallHandlerForProcess()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(install_mutex) {
+  // backtrace() dlopen()s libgcc_s on its first call, which allocates and
+  // takes locks; do that now rather than inside the handler.
+  void* frame;
+  ::backtrace(&frame, 1);
+
+  // The previous actions are read first and installed-over second, so that
+  // they are complete before any thread can enter OnFault.
+  if (::sigaction(SIGSEGV, nullptr, &previous_segv) != 0 ||
+      ::sigaction(SIGBUS, nullptr, &previous_bus) != 0) {
+    return absl::ErrnoToStatus(
+        errno, "InstallStackOverflowHandler(): sigaction query");
+  }
+  struct sigaction action = {};
+  action.sa_sigaction = OnFault;
+  // SA_ONSTACK: an overflow leaves no room on the faulting stack for the
+  // kernel's signal frame, let alone for the handler.
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  // A second fault inside the handler then kills the process at once instead
+  // of recursing.
+  sigemptyset(&action.sa_mask);
+  sigaddset(&action.sa_mask, SIGSEGV);
+  sigaddset(&action.sa_mask, SIGBUS);
+  if (::sigaction(SIGSEGV, &action, nullptr) != 0) {
+    return absl::ErrnoToStatus(
+        errno, "InstallStackOverflowHandler(): sigaction(SIGSEGV)");
+  }
+  if (::sigaction(SIGBUS, &action, nullptr) != 0) {
+    const int error = errno;
+    ::sigaction(SIGSEGV, &previous_segv, nullptr);
+    return absl::ErrnoToStatus(
+        error, "InstallStackOverflowHandler(): sigaction(SIGBUS)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status InstallStackOverflowHandler() {
+  // The alternate stack first: once the handler is in, an overflow on this
+  // thread needs it.
+  if (absl::Status status = alt_stack.Ensure(); !status.ok()) return status;
+  absl::MutexLock lock(&install_mutex);
+  if (handler_installed) return absl::OkStatus();
+  if (absl::Status status = InstallHandlerForProcess(); !status.ok()) {
+    return status;
+  }
+  handler_installed = true;
+  return absl::OkStatus();
+}
+
+}  // namespace fringe

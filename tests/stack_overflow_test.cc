@@ -1,0 +1,534 @@
+// Tests for fringe/stack/guard_registry.h (lookups, slabs, scale, races) and
+// fringe/debug/stack_overflow.h (the report, what it stays silent about,
+// chaining to the previous handler, idempotency, alternate stacks).
+//
+// The handler is process-wide and installing it is one-way, so every test
+// that installs it does so inside a death test's child process: the test
+// process itself never has it, and each child starts from the dispositions
+// the test sets up. Death tests use the "fast" (fork) style on purpose: the
+// child sees the very stacks the parent created, so the report can be checked
+// against their exact addresses.
+
+#include "fringe/debug/stack_overflow.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fringe/generator/generator.h"
+#include "fringe/stack/guard_registry.h"
+#include "fringe/stack/os_stack.h"
+#include "fringe/stack/stack_pool.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fringe {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ContainsRegex;
+using ::testing::ExitedWithCode;
+using ::testing::HasSubstr;
+using ::testing::KilledBySignal;
+using ::testing::Not;
+
+const std::size_t kPage = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+constexpr std::size_t kStackSize = 16 << 10;
+
+constexpr char kReport[] =
+    "fringe: stack overflow in generator: stack \\[0x[0-9a-f]+, 0x[0-9a-f]+\\) "
+    "of 16384 bytes";
+
+std::uintptr_t Address(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p);
+}
+
+// "[0x<limit>, 0x<base>)" as the report prints it.
+std::string Range(const void* limit, const void* base) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "[0x%" PRIxPTR ", 0x%" PRIxPTR ")",
+                Address(limit), Address(base));
+  return text;
+}
+std::string Range(const auto& stack) {
+  return Range(stack.limit(), stack.base());
+}
+
+// How often `needle` occurs in the death test's output.
+auto Occurrences(std::string needle, int expected) {
+  return ::testing::Truly([needle, expected](const std::string& output) {
+    int count = 0;
+    for (std::size_t at = output.find(needle); at != std::string::npos;
+         at = output.find(needle, at + 1)) {
+      ++count;
+    }
+    return count == expected;
+  });
+}
+
+// Each frame keeps a buffer alive across the next call, so the recursion can
+// be neither turned into a loop nor have its frames merged.
+int Recurse(int depth) {
+  volatile char frame[64];
+  frame[0] = static_cast<char>(depth);
+  if (depth < 0) return 0;  // Never true; keeps -Winfinite-recursion quiet.
+  return Recurse(depth + 1) + frame[0];
+}
+
+// Runs a generator whose body recurses until it overflows `stack`.
+template <typename S>
+void OverflowIn(S stack) {
+  Generator<void, int, S> runaway(
+      std::move(stack), [](auto& yielder) { yielder.Suspend(Recurse(0)); });
+  runaway.Resume();
+}
+
+void InstallOrExit() {
+  absl::Status status = InstallStackOverflowHandler();
+  if (!status.ok()) {
+    std::fprintf(stderr, "InstallStackOverflowHandler: %s\n",
+                 status.ToString().c_str());
+    std::_Exit(3);
+  }
+}
+
+OsStack MustCreate(std::size_t size) {
+  absl::StatusOr<OsStack> stack = OsStack::Create(size);
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  return *std::move(stack);
+}
+
+StackPool MustCreatePool(std::size_t size, std::size_t max_cached) {
+  absl::StatusOr<StackPool> pool = StackPool::Create(size, max_cached);
+  EXPECT_TRUE(pool.ok()) << pool.status();
+  return *std::move(pool);
+}
+
+PooledStack MustAcquire(StackPool& pool) {
+  absl::StatusOr<PooledStack> stack = pool.Acquire();
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  return *std::move(stack);
+}
+
+// --- Guard registry ----------------------------------------------------------
+
+// Addresses nothing maps in a test process; the registry never touches the
+// memory it lists, so made-up ranges test it as well as real ones.
+std::byte* FakeAddress(std::size_t page_offset) {
+  const std::uintptr_t base = std::uintptr_t{1} << (sizeof(void*) * 8 - 2);
+  return reinterpret_cast<std::byte*>(base + page_offset * 4096);
+}
+
+TEST(GuardRegistry, StackIsFoundOnlyThroughItsGuardAndOnlyWhileRegistered) {
+  std::byte* guard = FakeAddress(0);
+  ASSERT_TRUE(RegisterGuard(guard, 4096, kStackSize));
+  for (std::byte* inside : {guard, guard + 1, guard + 4095}) {
+    std::optional<GuardedStack> found = FindGuard(inside);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->limit, guard + 4096);
+    EXPECT_EQ(found->base, guard + 4096 + kStackSize);
+    EXPECT_EQ(found->size, kStackSize);
+  }
+  for (std::byte* outside :
+       {guard - 1, guard + 4096, guard + 4096 + kStackSize - 1,
+        guard + 4096 + kStackSize}) {
+    EXPECT_FALSE(FindGuard(outside).has_value()) << outside - guard;
+  }
+  UnregisterGuard(guard);
+  EXPECT_FALSE(FindGuard(guard).has_value());
+  UnregisterGuard(guard);  // Unknown: nothing happens.
+}
+
+TEST(GuardRegistry, RejectsLayoutsWithoutGuardOrStack) {
+  std::byte* begin = FakeAddress(0);
+  EXPECT_FALSE(RegisterSlab(begin, 4096, 1, 4096));  // No usable bytes.
+  EXPECT_FALSE(RegisterSlab(begin, 8192, 1, 0));     // No guard.
+  EXPECT_FALSE(RegisterSlab(begin, 8192, 0, 4096));  // No stacks.
+  EXPECT_FALSE(RegisterSlab(nullptr, 8192, 1, 4096));
+  EXPECT_FALSE(FindGuard(begin).has_value());
+}
+
+TEST(GuardRegistry, SlabLookupNamesTheStackWhoseGuardWasHit) {
+  constexpr std::size_t kGuard = 4096;
+  constexpr std::size_t kStride = kGuard + kStackSize;
+  constexpr std::size_t kCount = 256;
+  std::byte* slab = FakeAddress(0);
+  ASSERT_TRUE(RegisterSlab(slab, kStride, kCount, kGuard));
+  for (std::size_t i :
+       {std::size_t{0}, std::size_t{1}, std::size_t{137}, kCount - 1}) {
+    std::byte* guard = slab + i * kStride;
+    std::optional<GuardedStack> found = FindGuard(guard + kGuard - 8);
+    ASSERT_TRUE(found.has_value()) << i;
+    EXPECT_EQ(found->limit, guard + kGuard) << i;
+    EXPECT_EQ(found->base, guard + kStride) << i;
+    EXPECT_EQ(found->size, kStackSize) << i;
+    // The stack's own bytes are not a guard.
+    EXPECT_FALSE(FindGuard(guard + kGuard).has_value()) << i;
+    EXPECT_FALSE(FindGuard(guard + kStride - 1).has_value()) << i;
+  }
+  EXPECT_FALSE(FindGuard(slab + kCount * kStride).has_value());
+  UnregisterSlab(slab);
+  EXPECT_FALSE(FindGuard(slab + kStride).has_value());
+}
+
+TEST(GuardRegistry, HoldsOneHundredThousandEntriesAndReusesFreedSlots) {
+  constexpr std::size_t kEntries = 100'000;
+  constexpr std::size_t kPagesEach = 5;  // One guard page, four stack pages.
+  auto guard = [](std::size_t i) { return FakeAddress(i * kPagesEach); };
+  for (std::size_t i = 0; i < kEntries; ++i) {
+    ASSERT_TRUE(RegisterGuard(guard(i), 4096, 4 * 4096)) << i;
+  }
+  // FindGuard scans every slot, so check a sample.
+  for (std::size_t i = 0; i < kEntries; i += 9973) {
+    std::optional<GuardedStack> found = FindGuard(guard(i) + 123);
+    ASSERT_TRUE(found.has_value()) << i;
+    EXPECT_EQ(found->limit, guard(i) + 4096) << i;
+  }
+  // Churn: what is freed is found no more, what comes back is found again.
+  for (std::size_t i = 0; i < kEntries; i += 2) UnregisterGuard(guard(i));
+  EXPECT_FALSE(FindGuard(guard(0)).has_value());
+  EXPECT_TRUE(FindGuard(guard(1)).has_value());
+  for (std::size_t i = 0; i < kEntries; i += 2) {
+    ASSERT_TRUE(RegisterGuard(guard(i), 4096, 4 * 4096)) << i;
+  }
+  EXPECT_TRUE(FindGuard(guard(kEntries - 2)).has_value());
+  for (std::size_t i = 0; i < kEntries; ++i) UnregisterGuard(guard(i));
+  for (std::size_t i = 0; i < kEntries; i += 9973) {
+    EXPECT_FALSE(FindGuard(guard(i)).has_value()) << i;
+  }
+}
+
+TEST(GuardRegistry, LookupsStayCorrectWhileOtherThreadsRegisterAndUnregister) {
+  std::byte* stable = FakeAddress(0);
+  ASSERT_TRUE(RegisterGuard(stable, 4096, 4096));
+  constexpr int kThreads = 3;
+  constexpr int kCycles = 20'000;
+  std::atomic<bool> done{false};
+  std::vector<int> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &failures] {
+      for (int i = 0; i < kCycles; ++i) {
+        // Each thread cycles through its own 16 ranges.
+        std::byte* mine =
+            FakeAddress(2 + static_cast<std::size_t>((t * 16 + i % 16) * 2));
+        if (!RegisterGuard(mine, 4096, 4096)) ++failures[t];
+        UnregisterGuard(mine);
+      }
+    });
+  }
+  int lookups = 0;
+  int misses = 0;
+  std::thread reader([&] {
+    while (!done.load(std::memory_order_relaxed)) {
+      std::optional<GuardedStack> found = FindGuard(stable + 10);
+      if (!found.has_value() || found->limit != stable + 4096 ||
+          found->size != 4096) {
+        ++misses;
+      }
+      ++lookups;
+    }
+  });
+  for (std::thread& thread : threads) thread.join();
+  done = true;
+  reader.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << t;
+  EXPECT_EQ(misses, 0) << "of " << lookups;
+  UnregisterGuard(stable);
+}
+
+TEST(GuardRegistry, OsStacksAndPoolSlabsRegisterThemselves) {
+  void* os_limit;
+  {
+    OsStack stack = MustCreate(kStackSize);
+    os_limit = stack.limit();
+    std::optional<GuardedStack> found =
+        FindGuard(static_cast<std::byte*>(stack.limit()) - 1);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->limit, stack.limit());
+    EXPECT_EQ(found->base, stack.base());
+    EXPECT_EQ(found->size, kStackSize);
+    // Moving the stack object moves no memory: the entry stays valid.
+    OsStack moved = std::move(stack);
+    EXPECT_TRUE(FindGuard(static_cast<std::byte*>(os_limit) - 1).has_value());
+    // Move-assignment releases the stack assigned over.
+    moved = MustCreate(kStackSize);
+    EXPECT_FALSE(FindGuard(static_cast<std::byte*>(os_limit) - 1).has_value());
+  }
+
+  void* pool_limit;
+  {
+    StackPool pool = MustCreatePool(kStackSize, 4);
+    std::vector<PooledStack> stacks;
+    for (int i = 0; i < 3; ++i) stacks.push_back(MustAcquire(pool));
+    pool_limit = stacks[0].limit();
+    for (const PooledStack& stack : stacks) {
+      std::optional<GuardedStack> found =
+          FindGuard(static_cast<std::byte*>(stack.limit()) - kPage);
+      ASSERT_TRUE(found.has_value());
+      EXPECT_EQ(found->limit, stack.limit());
+      EXPECT_EQ(found->base, stack.base());
+      EXPECT_EQ(found->size, kStackSize);
+    }
+  }
+  // The pool and its stacks are gone, and with them the slab's entry.
+  EXPECT_FALSE(FindGuard(static_cast<std::byte*>(pool_limit) - 1).has_value());
+}
+
+// --- Stack-overflow handler --------------------------------------------------
+
+class StackOverflowDeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "fast"); }
+};
+
+TEST_F(StackOverflowDeathTest,
+       OverflowOnOsStackIsReportedThenKillsWithSigsegv) {
+  OsStack stack = MustCreate(kStackSize);
+  const std::string range = Range(stack);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        OverflowIn(std::move(stack));
+      },
+      KilledBySignal(SIGSEGV),
+      AllOf(ContainsRegex(kReport), HasSubstr(range),
+            Occurrences("fringe:", 1)));
+}
+
+TEST_F(StackOverflowDeathTest, ReportIsFollowedByABacktrace) {
+  OsStack stack = MustCreate(kStackSize);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        OverflowIn(std::move(stack));
+      },
+      KilledBySignal(SIGSEGV),
+      // The recursion, folded into one line and a count.
+      ContainsRegex(std::string(kReport) +
+                    "\n(.*\n)*    \\.\\.\\. the frame above repeated [0-9]+ "
+                    "more times"));
+}
+
+TEST_F(StackOverflowDeathTest, OverflowOnPooledStackThatIsNotFirstInItsSlab) {
+  StackPool pool = MustCreatePool(kStackSize, 4);
+  PooledStack first = MustAcquire(pool);
+  PooledStack second = MustAcquire(pool);
+  // Same slab, one stride up: the guard page below `second` is the one right
+  // above `first`.
+  ASSERT_EQ(static_cast<std::byte*>(second.limit()) - kPage, first.base());
+  const std::string range = Range(second);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        OverflowIn(std::move(second));
+      },
+      KilledBySignal(SIGSEGV), AllOf(ContainsRegex(kReport), HasSubstr(range)));
+}
+
+TEST_F(StackOverflowDeathTest, OverflowOnReusedPooledStack) {
+  // 4: the stack comes back warm from the cache; 0: its memory was given back
+  // to the system and it comes back cold.
+  for (std::size_t max_cached : {std::size_t{4}, std::size_t{0}}) {
+    StackPool pool = MustCreatePool(kStackSize, max_cached);
+    PooledStack keep_slab_busy = MustAcquire(pool);
+    void* limit;
+    {
+      PooledStack stack = MustAcquire(pool);
+      limit = stack.limit();
+      static_cast<volatile char*>(stack.base())[-1] = 1;  // Used, then freed.
+    }
+    PooledStack reused = MustAcquire(pool);
+    ASSERT_EQ(reused.limit(), limit) << max_cached;
+    const std::string range = Range(reused);
+    EXPECT_EXIT(
+        {
+          InstallOrExit();
+          OverflowIn(std::move(reused));
+        },
+        KilledBySignal(SIGSEGV),
+        AllOf(ContainsRegex(kReport), HasSubstr(range)))
+        << max_cached;
+  }
+}
+
+TEST_F(StackOverflowDeathTest, TouchingAGuardPageDirectlyIsReported) {
+  OsStack stack = MustCreate(kStackSize);
+  const std::string range = Range(stack);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        *(static_cast<volatile char*>(stack.limit()) - 1) = 1;
+      },
+      KilledBySignal(SIGSEGV), AllOf(ContainsRegex(kReport), HasSubstr(range)));
+}
+
+TEST_F(StackOverflowDeathTest, FaultsOutsideGuardPagesPrintNothing) {
+  void* page = ::mmap(nullptr, kPage, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(page, MAP_FAILED);
+  // Live stacks around, to show that the registry is consulted and says no.
+  OsStack stack = MustCreate(kStackSize);
+  StackPool pool = MustCreatePool(kStackSize, 4);
+  PooledStack pooled = MustAcquire(pool);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        *static_cast<volatile char*>(page) = 1;
+      },
+      KilledBySignal(SIGSEGV), Not(HasSubstr("fringe:")));
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        *static_cast<volatile char* volatile>(nullptr) = 1;
+      },
+      KilledBySignal(SIGSEGV), Not(HasSubstr("fringe:")));
+  // Sent, not faulted: si_addr is no address at all.
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        ::kill(::getpid(), SIGSEGV);
+      },
+      KilledBySignal(SIGSEGV), Not(HasSubstr("fringe:")));
+  ::munmap(page, kPage);
+}
+
+void PreviousSigaction(int, siginfo_t*, void*) {
+  constexpr char kMessage[] = "previous handler ran\n";
+  (void)::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+  ::_exit(42);
+}
+
+void PreviousHandlerThatReturns(int) {
+  constexpr char kMessage[] = "previous handler ran\n";
+  (void)::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+}
+
+void InstallPrevious(int flags, void (*sigaction_fn)(int, siginfo_t*, void*),
+                     void (*handler_fn)(int)) {
+  struct sigaction action = {};
+  if (sigaction_fn != nullptr) {
+    action.sa_sigaction = sigaction_fn;
+  } else {
+    action.sa_handler = handler_fn;
+  }
+  action.sa_flags = flags | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  if (::sigaction(SIGSEGV, &action, nullptr) != 0) std::_Exit(4);
+}
+
+TEST_F(StackOverflowDeathTest, ChainsToThePreviousSigactionAfterTheReport) {
+  OsStack stack = MustCreate(kStackSize);
+  EXPECT_EXIT(
+      {
+        InstallPrevious(SA_SIGINFO, PreviousSigaction, nullptr);
+        InstallOrExit();
+        OverflowIn(std::move(stack));
+      },
+      ExitedWithCode(42),
+      ContainsRegex(std::string(kReport) + "(.*\n)*previous handler ran"));
+}
+
+TEST_F(StackOverflowDeathTest, ChainsSilentlyForFaultsOutsideGuardPages) {
+  EXPECT_EXIT(
+      {
+        InstallPrevious(SA_SIGINFO, PreviousSigaction, nullptr);
+        InstallOrExit();
+        *static_cast<volatile char* volatile>(nullptr) = 1;
+      },
+      ExitedWithCode(42),
+      AllOf(HasSubstr("previous handler ran"), Not(HasSubstr("fringe:"))));
+}
+
+TEST_F(StackOverflowDeathTest, PreviousHandlerThatReturnsCannotResumeOverflow) {
+  // A plain sa_handler that returns: resuming the overflowing push would fault
+  // again forever, so the process dies of the signal after one report.
+  OsStack stack = MustCreate(kStackSize);
+  EXPECT_EXIT(
+      {
+        InstallPrevious(0, nullptr, PreviousHandlerThatReturns);
+        InstallOrExit();
+        OverflowIn(std::move(stack));
+      },
+      KilledBySignal(SIGSEGV),
+      AllOf(ContainsRegex(kReport), Occurrences("fringe:", 1),
+            Occurrences("previous handler ran", 1)));
+}
+
+TEST_F(StackOverflowDeathTest, InstallingTwiceReportsOnce) {
+  OsStack stack = MustCreate(kStackSize);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        InstallOrExit();
+        // And from another thread: the handler is still installed only once.
+        std::thread([] { InstallOrExit(); }).join();
+        OverflowIn(std::move(stack));
+      },
+      KilledBySignal(SIGSEGV),
+      AllOf(ContainsRegex(kReport), Occurrences("fringe:", 1)));
+}
+
+// Exits 0 if this thread has an enabled alternate signal stack of at least
+// 64 KiB, else says what it found and exits 1.
+void CheckAltStackOrExit(const char* who) {
+  stack_t current;
+  if (::sigaltstack(nullptr, &current) != 0 ||
+      (current.ss_flags & SS_DISABLE) != 0 || current.ss_size < (64 << 10)) {
+    std::fprintf(stderr, "%s: flags %d, size %zu\n", who, current.ss_flags,
+                 current.ss_size);
+    std::_Exit(1);
+  }
+}
+
+TEST_F(StackOverflowDeathTest, EveryThreadThatInstallsGetsA64KiBAltStack) {
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        CheckAltStackOrExit("installing thread");
+        std::thread([] {
+          stack_t before;
+          // New threads start without one (POSIX: not inherited).
+          if (::sigaltstack(nullptr, &before) != 0 ||
+              (before.ss_flags & SS_DISABLE) == 0) {
+            std::_Exit(2);
+          }
+          InstallOrExit();
+          CheckAltStackOrExit("second thread");
+        }).join();
+        std::_Exit(0);
+      },
+      ExitedWithCode(0), "");
+}
+
+TEST_F(StackOverflowDeathTest, OverflowOnAnotherThreadThatInstalledIsReported) {
+  OsStack stack = MustCreate(kStackSize);
+  const std::string range = Range(stack);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        std::thread([&stack] {
+          InstallOrExit();
+          OverflowIn(std::move(stack));
+        }).join();
+      },
+      KilledBySignal(SIGSEGV), AllOf(ContainsRegex(kReport), HasSubstr(range)));
+}
+
+}  // namespace
+}  // namespace fringe

@@ -148,7 +148,8 @@ struct CoGenerator {
   struct promise_type {
     long value = 0;
     CoGenerator get_return_object() {
-      return CoGenerator{std::coroutine_handle<promise_type>::from_promise(*this)};
+      return CoGenerator{
+          std::coroutine_handle<promise_type>::from_promise(*this)};
     }
     std::suspend_always initial_suspend() noexcept { return {}; }
     std::suspend_always final_suspend() noexcept { return {}; }
@@ -186,10 +187,8 @@ BENCHMARK(BM_Cpp20CoroutineIterate);
 
 template <typename Stack>
 void CreateRunDestroy(Stack stack, long i) {
-  fringe::Generator<void, long, Stack> g(std::move(stack),
-                                         [i](fringe::Yielder<void, long>& y) {
-                                           y.Suspend(i);
-                                         });
+  fringe::Generator<void, long, Stack> g(
+      std::move(stack), [i](fringe::Yielder<void, long>& y) { y.Suspend(i); });
   benchmark::DoNotOptimize(g.Resume());
   benchmark::DoNotOptimize(g.Resume());
 }

@@ -1,7 +1,5 @@
 // Tests of the raw context switch in fringe/arch, on the CPU being built for.
 
-#include "fringe/arch/switch.h"
-
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <unwind.h>
@@ -13,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fringe/arch/switch.h"
 #include "gtest/gtest.h"
 
 namespace fringe::arch_internal {
@@ -24,9 +23,7 @@ class TestStack {
   explicit TestStack(std::size_t size = 256 * 1024)
       : memory_(new std::uintptr_t[size / sizeof(std::uintptr_t)]),
         size_(size) {}
-  void* base() const {
-    return reinterpret_cast<char*>(memory_.get()) + size_;
-  }
+  void* base() const { return reinterpret_cast<char*>(memory_.get()) + size_; }
 
  private:
   std::unique_ptr<std::uintptr_t[]> memory_;
@@ -34,8 +31,7 @@ class TestStack {
 };
 
 // Echo context: answers every word w with w + 1, forever.
-[[noreturn]] void EchoPlusOne(std::uintptr_t arg, StackPointer resumer,
-                              void*) {
+[[noreturn]] void EchoPlusOne(std::uintptr_t arg, StackPointer resumer, void*) {
   for (;;) {
     Transfer t = Switch(arg + 1, resumer);
     arg = t.arg;
@@ -96,8 +92,8 @@ TEST(ArchTest, EntryReceivesContextAndFirstWord) {
         "pcmpeqd %%xmm14, %%xmm14\n\tpcmpeqd %%xmm15, %%xmm15\n\t" ::
             : "rax", "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11",
               "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3",
-              "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-              "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+              "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+              "xmm12", "xmm13", "xmm14", "xmm15");
 #elif defined(__i386__)
     // x87: fill all eight registers, then pop them (the stack must be empty
     // again at the end of the asm statement).
@@ -302,7 +298,8 @@ _Unwind_Reason_Code CollectPc(_Unwind_Context* context, void* arg) {
   out->from_backtrace = SymbolsOf(pcs, n);
   std::vector<void*> unwound;
   _Unwind_Backtrace(CollectPc, &unwound);
-  out->from_unwind = SymbolsOf(unwound.data(), static_cast<int>(unwound.size()));
+  out->from_unwind =
+      SymbolsOf(unwound.data(), static_cast<int>(unwound.size()));
   Switch(0, resumer);
   __builtin_trap();
 }

@@ -61,8 +61,7 @@ TEST(GeneratorCoreTest, NestedGeneratorsOnSliceStacks) {
   alignas(16) static std::byte outer_memory[64 * 1024];
   alignas(16) static std::byte inner_memory[64 * 1024];
   Generator<void, int, SliceStack> outer(
-      kUnguarded, *SliceStack::Create(outer_memory),
-      [](Yielder<void, int>& y) {
+      kUnguarded, *SliceStack::Create(outer_memory), [](Yielder<void, int>& y) {
         Generator<void, int, SliceStack> inner(
             kUnguarded, *SliceStack::Create(inner_memory),
             [](Yielder<void, int>& yi) {
@@ -98,7 +97,8 @@ void DestroySuspended() {
   g.Resume();
 }
 
-TEST(GeneratorCoreDeathTest, DestroyingASuspendedGeneratorWithoutExceptionsAborts) {
+TEST(GeneratorCoreDeathTest,
+     DestroyingASuspendedGeneratorWithoutExceptionsAborts) {
   EXPECT_DEATH(DestroySuspended(),
                "fringe: Generator destroyed while suspended, and without "
                "exceptions its stack cannot be unwound; call "

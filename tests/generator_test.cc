@@ -121,7 +121,8 @@ TEST(GeneratorTest, MoveOnlyValuesTravelBothWays) {
         }
       });
   for (int i = 1; i < 5; ++i) {
-    std::optional<std::unique_ptr<int>> out = g.Resume(std::make_unique<int>(i));
+    std::optional<std::unique_ptr<int>> out =
+        g.Resume(std::make_unique<int>(i));
     ASSERT_TRUE(out.has_value());
     EXPECT_EQ(**out, 2 * i);
   }
@@ -306,8 +307,8 @@ TEST(GeneratorTest, CatchAllThatRethrowsLetsTheUnwindThrough) {
 TEST(GeneratorTest, NeverStartedGeneratorDestroysItsCapturedBody) {
   auto owned = std::make_shared<int>(1);
   {
-    Generator<void, int> g(NewStack(),
-                           [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
+    Generator<void, int> g(
+        NewStack(), [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
     EXPECT_EQ(owned.use_count(), 2);
   }
   EXPECT_EQ(owned.use_count(), 1);
@@ -316,8 +317,8 @@ TEST(GeneratorTest, NeverStartedGeneratorDestroysItsCapturedBody) {
 TEST(GeneratorTest, FinishedGeneratorDestroysItsCapturedBody) {
   auto owned = std::make_shared<int>(1);
   {
-    Generator<void, int> g(NewStack(),
-                           [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
+    Generator<void, int> g(
+        NewStack(), [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
     g.Resume();
     g.Resume();
     EXPECT_TRUE(g.done());
@@ -411,15 +412,16 @@ struct Tree {
 std::unique_ptr<Tree> Build(int lo, int hi) {
   if (lo > hi) return nullptr;
   int mid = (lo + hi) / 2;
-  return std::make_unique<Tree>(Tree{mid, Build(lo, mid - 1), Build(mid + 1, hi)});
+  return std::make_unique<Tree>(
+      Tree{mid, Build(lo, mid - 1), Build(mid + 1, hi)});
 }
 
 void WalkInOrder(Yielder<void, int>& y, const Tree* t) {
   if (t == nullptr) return;
   auto walk_child = [&](const Tree* child) {
-    Generator<void, int> sub(NewStack(Scaled(16 * 1024)), [child](Yielder<void, int>& ys) {
-      WalkInOrder(ys, child);
-    });
+    Generator<void, int> sub(
+        NewStack(Scaled(16 * 1024)),
+        [child](Yielder<void, int>& ys) { WalkInOrder(ys, child); });
     for (int v : sub) y.Suspend(v);
   };
   walk_child(t->left.get());
@@ -429,9 +431,8 @@ void WalkInOrder(Yielder<void, int>& y, const Tree* t) {
 
 TEST(GeneratorTest, NestedGeneratorsWalkATreeInOrder) {
   std::unique_ptr<Tree> tree = Build(1, 100);
-  Generator<void, int> walk(NewStack(), [&](Yielder<void, int>& y) {
-    WalkInOrder(y, tree.get());
-  });
+  Generator<void, int> walk(
+      NewStack(), [&](Yielder<void, int>& y) { WalkInOrder(y, tree.get()); });
   std::vector<int> got;
   for (int v : walk) got.push_back(v);
   std::vector<int> want(100);
@@ -502,9 +503,10 @@ int Recurse(int depth) {
 }
 
 TEST(GeneratorTest, DeepRecursionInsideTheBody) {
-  Generator<int, int> g(NewStack(Scaled(4 << 20)), [](Yielder<int, int>& y, int n) {
-    for (;;) n = y.Suspend(Recurse(n));
-  });
+  Generator<int, int> g(NewStack(Scaled(4 << 20)),
+                        [](Yielder<int, int>& y, int n) {
+                          for (;;) n = y.Suspend(Recurse(n));
+                        });
   EXPECT_EQ(g.Resume(20000), 20000);
   EXPECT_EQ(g.Resume(10), 10);
 }
@@ -535,15 +537,17 @@ TEST(GeneratorTest, ResumedFromDifferentThreadsOneAtATime) {
 TEST(GeneratorTest, UnguardedStacksWorkWhenAskedFor) {
   auto owned = OwnedStack::Create(64 * 1024);
   ASSERT_TRUE(owned.ok());
-  Generator<void, int, OwnedStack> g(kUnguarded, *std::move(owned),
-                                     [](Yielder<void, int>& y) { y.Suspend(5); });
+  Generator<void, int, OwnedStack> g(
+      kUnguarded, *std::move(owned),
+      [](Yielder<void, int>& y) { y.Suspend(5); });
   EXPECT_EQ(g.Resume(), 5);
 
   alignas(16) static std::byte memory[32 * 1024];
   auto slice = SliceStack::Create(memory);
   ASSERT_TRUE(slice.ok());
-  Generator<void, int, SliceStack> s(kUnguarded, *std::move(slice),
-                                     [](Yielder<void, int>& y) { y.Suspend(6); });
+  Generator<void, int, SliceStack> s(
+      kUnguarded, *std::move(slice),
+      [](Yielder<void, int>& y) { y.Suspend(6); });
   EXPECT_EQ(s.Resume(), 6);
 }
 
@@ -561,7 +565,8 @@ TEST(GeneratorTest, BacktraceInsideTheBodyReachesTheCallerOfResume) {
     int n = backtrace(pcs, 64);
     for (int i = 0; i < n; ++i) {
       Dl_info info;
-      if (dladdr(pcs[i], &info) && info.dli_sname) names.push_back(info.dli_sname);
+      if (dladdr(pcs[i], &info) && info.dli_sname)
+        names.push_back(info.dli_sname);
     }
     y.Suspend(1);
   });
@@ -627,12 +632,14 @@ TEST(GeneratorDeathTest, SwallowingForcedUnwindAborts) {
 
 void CreateOnTinyStack() {
   alignas(16) static std::byte memory[128];
-  Generator<void, int, SliceStack> g(kUnguarded, *SliceStack::Create(memory),
-                                     [](Yielder<void, int>& y) { y.Suspend(1); });
+  Generator<void, int, SliceStack> g(
+      kUnguarded, *SliceStack::Create(memory),
+      [](Yielder<void, int>& y) { y.Suspend(1); });
 }
 
 TEST(GeneratorDeathTest, StackTooSmallAborts) {
-  EXPECT_DEATH(CreateOnTinyStack(), "fringe: Generator: the stack is too small");
+  EXPECT_DEATH(CreateOnTinyStack(),
+               "fringe: Generator: the stack is too small");
 }
 
 #if defined(__SANITIZE_THREAD__)

@@ -99,7 +99,8 @@ void Nested() {
         for (int tens = 0; tens < 3; ++tens) {
           Generator<void, int, SliceStack> inner(
               kUnguarded, StackFrom(3), [tens](Yielder<void, int>& yi) {
-                for (int ones = 0; ones < 3; ++ones) yi.Suspend(tens * 10 + ones);
+                for (int ones = 0; ones < 3; ++ones)
+                  yi.Suspend(tens * 10 + ones);
               });
           for (int v : inner) y.Suspend(v);
           // `inner` finished: its stack (arena[3]) is free for the next one.

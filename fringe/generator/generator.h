@@ -128,8 +128,8 @@ template <typename T>
 using ValueOrEmpty = std::conditional_t<std::is_void_v<T>, std::nullptr_t, T>;
 
 template <typename Input, typename Output, typename F>
-[[noreturn]] void Entry(std::uintptr_t word, arch_internal::StackPointer resumer,
-                        void* context);
+[[noreturn]] void Entry(std::uintptr_t word,
+                        arch_internal::StackPointer resumer, void* context);
 
 }  // namespace generator_internal
 
@@ -143,13 +143,12 @@ class Yielder {
 
   // Output = void: `Input Suspend()`.
   template <typename O = Output>
-    requires(!std::is_void_v<O>)
-  Input Suspend(std::type_identity_t<O> value) {
-    return Receive(SwitchOut(reinterpret_cast<std::uintptr_t>(std::addressof(value))));
+  requires(!std::is_void_v<O>) Input Suspend(std::type_identity_t<O> value) {
+    return Receive(
+        SwitchOut(reinterpret_cast<std::uintptr_t>(std::addressof(value))));
   }
   template <typename O = Output>
-    requires std::is_void_v<O>
-  Input Suspend() {
+  requires std::is_void_v<O> Input Suspend() {
     return Receive(SwitchOut(generator_internal::kSuspendedVoidWord));
   }
 
@@ -186,8 +185,8 @@ class Yielder {
 namespace generator_internal {
 
 template <typename Input, typename Output, typename F>
-[[noreturn]] void Entry(std::uintptr_t word, arch_internal::StackPointer resumer,
-                        void* context) {
+[[noreturn]] void Entry(std::uintptr_t word,
+                        arch_internal::StackPointer resumer, void* context) {
   auto* control = static_cast<Control<F>*>(context);
   control->hooks.OnEnter();
   std::uintptr_t result = kReturnedWord;
@@ -239,8 +238,8 @@ class Generator {
                 "fringe::Generator: Output must be void or an object type");
 
  public:
-  using ResumeResult = std::conditional_t<std::is_void_v<Output>, bool,
-                                          std::optional<Output>>;
+  using ResumeResult =
+      std::conditional_t<std::is_void_v<Output>, bool, std::optional<Output>>;
 
   // body: void(Yielder<Input, Output>&, Input), or void(Yielder&) for
   // Input = void. Only stacks with a guard page (kIsGuardedStack<S>).
@@ -279,7 +278,8 @@ class Generator {
           "Generator: the stack is too small to hold the generator's body "
           "and a frame");
     }
-    auto* control = ::new (reinterpret_cast<void*>(top)) C(std::forward<F>(body));
+    auto* control =
+        ::new (reinterpret_cast<void*>(top)) C(std::forward<F>(body));
     control_ = control;
     release_control_ = [](generator_internal::ControlBase* c) {
       static_cast<C*>(c)->~C();
@@ -324,15 +324,12 @@ class Generator {
   // Runs the body until it suspends (returns its value) or returns
   // (nullopt). Finished: nullopt, without switching.
   template <typename I = Input>
-    requires(!std::is_void_v<I>)
-  ResumeResult Resume(std::type_identity_t<I> input) {
+  requires(!std::is_void_v<I>) ResumeResult
+      Resume(std::type_identity_t<I> input) {
     return ResumeWith(reinterpret_cast<std::uintptr_t>(std::addressof(input)));
   }
   template <typename I = Input>
-    requires std::is_void_v<I>
-  ResumeResult Resume() {
-    return ResumeWith(0);
-  }
+  requires std::is_void_v<I> ResumeResult Resume() { return ResumeWith(0); }
 
   State state() const { return state_.load(kRelaxed); }
   bool done() const { return state() == State::kFinished; }
@@ -350,7 +347,8 @@ class Generator {
   S Abandon() && {
     if (control_ != nullptr) {
       if (state() == State::kRunning) {
-        generator_internal::Fatal("Generator::Abandon() on a running generator");
+        generator_internal::Fatal(
+            "Generator::Abandon() on a running generator");
       }
       control_->hooks.OnRelease();
       control_ = nullptr;
@@ -362,7 +360,8 @@ class Generator {
   // Input = void: an input range over the values the body suspends with.
   class Iterator {
    public:
-    using value_type = std::remove_cv_t<generator_internal::ValueOrEmpty<Output>>;
+    using value_type =
+        std::remove_cv_t<generator_internal::ValueOrEmpty<Output>>;
     using difference_type = std::ptrdiff_t;
 
     Iterator() = default;
@@ -385,15 +384,12 @@ class Generator {
     Generator* generator_ = nullptr;
   };
 
-  Iterator begin()
-    requires(std::is_void_v<Input> && !std::is_void_v<Output>)
-  {
+  Iterator begin() requires(std::is_void_v<Input> && !std::is_void_v<Output>) {
     Advance();
     return Iterator(this);
   }
-  std::default_sentinel_t end()
-    requires(std::is_void_v<Input> && !std::is_void_v<Output>)
-  {
+  std::default_sentinel_t end() requires(std::is_void_v<Input> &&
+                                         !std::is_void_v<Output>) {
     return std::default_sentinel;
   }
 
@@ -448,8 +444,8 @@ class Generator {
   // Iteration hands out the value where the body suspended it, on the
   // generator's stack (alive until the next resume): not even a move.
   void Advance() {
-    current_ = reinterpret_cast<generator_internal::ValueOrEmpty<Output>*>(
-        Run(0));
+    current_ =
+        reinterpret_cast<generator_internal::ValueOrEmpty<Output>*>(Run(0));
   }
 
   // Unwinds a suspended body, then destroys the body and releases the

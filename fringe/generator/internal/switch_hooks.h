@@ -112,7 +112,7 @@ class SwitchHooks {
     __sanitizer_start_switch_fiber(final ? nullptr : &generator_fake_stack_,
                                    resumer_bottom_, resumer_size_);
 #else
-    (void)final;
+    (void) final;
 #endif
 #if defined(FRINGE_TSAN)
     __tsan_switch_to_fiber(resumer_fiber_, 0);

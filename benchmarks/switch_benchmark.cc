@@ -1,11 +1,13 @@
 // The raw context switch: one round trip (switch there and back) with
 // fringe's arch layer, Boost.Context's fiber and its raw jump_fcontext, and
-// ucontext's swapcontext, plus a system call as a yardstick.
+// ucontext's swapcontext, plus a system call as a yardstick. The peers are
+// built on x86_64 only (FRINGE_SWITCH_BENCHMARK_PEERS, set by the BUILD
+// file); elsewhere fringe's switch and the system call run alone.
 //
 //   tools/bazel run -c opt //benchmarks:switch_benchmark
+//   tools/bazel run --config=aarch64 -c opt //benchmarks:switch_benchmark
 
 #include <sys/syscall.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -13,14 +15,18 @@
 #include <utility>
 
 #include "benchmark/benchmark.h"
+#include "fringe/arch/switch.h"
+
+#if defined(FRINGE_SWITCH_BENCHMARK_PEERS)
+#include <ucontext.h>
+
 #include "boost/context/detail/fcontext.hpp"
 #include "boost/context/fiber.hpp"
-#include "fringe/arch/switch.h"
+#endif
 
 namespace {
 
 namespace arch = ::fringe::arch_internal;
-namespace ctx = ::boost::context;
 
 constexpr std::size_t kStackSize = 64 * 1024;
 
@@ -64,6 +70,9 @@ void BM_FringeSwitch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FringeSwitch);
+
+#if defined(FRINGE_SWITCH_BENCHMARK_PEERS)
+namespace ctx = ::boost::context;
 
 void BM_BoostFiber(benchmark::State& state) {
   ctx::fiber f{[](ctx::fiber&& caller) {
@@ -114,6 +123,7 @@ void BM_Swapcontext(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Swapcontext);
+#endif  // FRINGE_SWITCH_BENCHMARK_PEERS
 
 void BM_GetpidSyscall(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(syscall(SYS_getpid));

@@ -1,0 +1,121 @@
+// fringe/arch/riscv64.h
+//
+// The RV64GC (LP64D psABI, Linux) context switch. Included by
+// fringe/arch/switch.h; see there for the interface. The trampolines and
+// InitStack live in riscv64.cc.
+//
+// Initial frame laid out by InitStack, addresses relative to the (16-byte
+// aligned) stack base:
+//
+//   base -  8  context            loaded into a2 (third argument of entry)
+//   base - 16  entry              called (jalr) by the entry trampoline
+//   base - 24  __morestack + 4    ra slot of the entry trampoline's frame
+//                                 (at s0 - 8): unwinders see __morestack as
+//                                 its caller (the link trampoline)
+//   base - 32  link slot          saved-s0 slot of that frame (at s0 - 16);
+//                                 every SwitchAndLink stores the resumer's
+//                                 stack pointer here, so the link
+//                                 trampoline's CFI leads unwinders into the
+//                                 resumer's frames
+//   base - 40  entry trampoline   first switch loads it and jumps there
+//   base - 48  base - 16          first switch loads it into s0 (the
+//                                 trampoline frame's CFA, as the psABI's
+//                                 frame pointer convention wants)
+//                                 <- initial stack pointer
+//
+// A suspended context's stack, from the stack pointer it hands over upwards:
+//
+//   sp +  0    saved s0
+//   sp +  8    resume address     (label 0 of the switch that suspended)
+//   sp + 16    the suspended code's own sp, which is what SwitchAndLink
+//              stores in the link slot: like s0 in a psABI frame, it points
+//              just above the saved ra (at -8) and s0 (at -16), so
+//              frame-pointer walkers follow the link too
+//
+// There is no red zone on RISC-V Linux: nothing below sp is live.
+//
+// Registers at a switch: a0 carries the word both ways, a2 the target stack
+// pointer, a3 the link slot, and a1 returns the stack pointer of whoever
+// switched. At the entry trampoline a0 and a1 are therefore already entry's
+// first two arguments. Everything else is clobbered except gp and tp, which
+// belong to the program and the thread, not to a context.
+
+#ifndef FRINGE_ARCH_RISCV64_H_
+#define FRINGE_ARCH_RISCV64_H_
+
+#include <cstdint>
+
+namespace fringe::arch_internal {
+
+StackPointer InitStack(void* base, EntryFunction entry, void* context);
+
+// The switch proper; SwitchAndLink adds one store (LINK) to it, before the
+// stack pointer moves.
+//
+// Why t1 carries the resume address: jalr/jr through ra (x1) or t0 (x5) is
+// a return-address-stack hint (jr t0 pops it, a mispredicted "return"), jr
+// through t1 is a plain indirect jump, which the predictor learns.
+#define FRINGE_RISCV64_SWITCH_ASM(LINK)                                   \
+  LINK "lla t1, 0f\n\t"       /* resume address, pc-relative */           \
+       "addi sp, sp, -16\n\t" /* keeps sp 16-byte aligned */              \
+       "sd s0, 0(sp)\n\t"     /* frame pointer, for the unwinder */       \
+       "sd t1, 8(sp)\n\t"                                                 \
+       "mv a1, sp\n\t" /* hand our stack pointer over */                  \
+       "ld s0, 0(a2)\n\t"                                                 \
+       "ld t1, 8(a2)\n\t"                                                 \
+       "addi sp, a2, 16\n\t" /* enter the target stack, above its pair */ \
+       "jr t1\n\t"                                                        \
+       "0:\n\t"
+
+// Everything the switch does not handle by hand. s0 is saved by hand
+// (compilers refuse the frame pointer as a clobber), sp is the switch itself,
+// a0-a3 are operands. Clobbering f0-f31 makes the compiler save fs0-fs11,
+// the callee-saved ones, in the functions that use them. ra is clobbered
+// because the other context's code ran meanwhile.
+#if defined(__riscv_flen)
+#define FRINGE_RISCV64_FP_CLOBBERS                                            \
+  , "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", \
+      "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21",   \
+      "f22", "f23", "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31"
+#else
+#define FRINGE_RISCV64_FP_CLOBBERS
+#endif
+#define FRINGE_RISCV64_CLOBBERS                                           \
+  "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a4", "a5", "a6", "a7", \
+      "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", \
+      "memory" FRINGE_RISCV64_FP_CLOBBERS
+
+__attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
+                                                             StackPointer to,
+                                                             void* to_base) {
+  register std::uintptr_t a0 asm("a0") = arg;
+  register StackPointer a1 asm("a1");
+  register StackPointer a2 asm("a2") = to;
+  // The link slot sits 32 bytes below the base (see the drawing above).
+  register void* a3 asm("a3") = static_cast<char*>(to_base) - 32;
+  asm volatile(FRINGE_RISCV64_SWITCH_ASM("sd sp, 0(a3)\n\t")
+               : "+r"(a0), "=r"(a1), "+r"(a2), "+r"(a3)
+               :
+               : FRINGE_RISCV64_CLOBBERS);
+  return {a0, a1};
+}
+
+__attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
+                                                      StackPointer to) {
+  register std::uintptr_t a0 asm("a0") = arg;
+  register StackPointer a1 asm("a1");
+  register StackPointer a2 asm("a2") = to;
+  asm volatile(FRINGE_RISCV64_SWITCH_ASM("")
+               : "+r"(a0), "=r"(a1), "+r"(a2)
+               :
+               : "a3", FRINGE_RISCV64_CLOBBERS);
+  return {a0, a1};
+}
+
+#undef FRINGE_RISCV64_SWITCH_ASM
+#undef FRINGE_RISCV64_CLOBBERS
+#undef FRINGE_RISCV64_FP_CLOBBERS
+
+}  // namespace fringe::arch_internal
+
+#endif  // FRINGE_ARCH_RISCV64_H_

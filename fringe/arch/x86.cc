@@ -1,0 +1,87 @@
+// The x86 (i686) trampolines and InitStack; see x86.h for the frame drawing.
+
+#include <cstdint>
+
+#include "fringe/arch/switch.h"
+
+// Two trampolines sit at the bottom of every generator stack.
+//
+// __morestack (the link trampoline) is never executed: InitStack plants
+// __morestack + 2 as the return address of the entry trampoline's frame, so
+// unwinders believe __morestack called it. Its CFI then leads them from the
+// generator's stack into the frames of whoever last resumed it. It is named
+// __morestack (a local symbol) because gdb rejects a backtrace whose frame
+// addresses jump "inwards", except across a function of that name (gcc's
+// -fsplit-stack uses it to chain stack segments); our stacks are not ordered.
+//
+// fringe_arch_x86_entry_trampoline is where the first switch lands, with
+// %eax = arg and %edx = resumer. It pushes entry's three arguments (the i386
+// ABI passes them on the stack) and calls entry(arg, resumer, context).
+asm(R"(
+    .text
+    .p2align 4
+    .local __morestack
+    .type __morestack, @function
+__morestack:
+    .cfi_startproc
+    # Unwinders arrive here with %ebp = the link slot's value: the resumer's
+    # stack pointer after its switch pushed the resume address and %ebp.
+    # The resumer's own stack pointer (its CFA) is 8 bytes above that.
+    .cfi_def_cfa %ebp, 8
+    # Its return address is the switch's resume address, at link + 4.
+    .cfi_offset %eip, -4
+    # Its frame pointer was pushed last, at link + 0.
+    .cfi_offset %ebp, -8
+    # Never executed: the planted return address points past these, inside
+    # the symbol (unwinders look up return address - 1).
+    nop
+    nop
+    .cfi_endproc
+    .size __morestack, .-__morestack
+
+    .p2align 4
+    .globl fringe_arch_x86_entry_trampoline
+    .hidden fringe_arch_x86_entry_trampoline
+    .type fringe_arch_x86_entry_trampoline, @function
+fringe_arch_x86_entry_trampoline:
+    .cfi_startproc
+    # %ebp = %esp = base - 16 here; %ebp stays so (entry saves it if it uses
+    # it). This frame's CFA is base - 8; its return address is at CFA - 4
+    # (the CIE's rule), where __morestack + 2 was planted.
+    .cfi_def_cfa %ebp, 8
+    # The "caller's" %ebp is the link slot at base - 16.
+    .cfi_offset %ebp, -8
+    # Skipped by the first switch: keeps the landing address off the symbol's
+    # first byte, which unwinders would attribute to the previous function.
+    nop
+    # Three 4-byte arguments plus this pad make the call site 16-byte aligned
+    # (%esp = base - 32), as the ABI requires: entry sees %esp + 4 aligned.
+    subl $4, %esp
+    pushl 12(%ebp)
+    pushl %edx
+    pushl %eax
+    calll *8(%ebp)
+    # entry never returns.
+    ud2
+    .cfi_endproc
+    .size fringe_arch_x86_entry_trampoline, .-fringe_arch_x86_entry_trampoline
+)");
+
+extern "C" void __morestack();
+extern "C" void fringe_arch_x86_entry_trampoline();
+
+namespace fringe::arch_internal {
+
+StackPointer InitStack(void* base, EntryFunction entry, void* context) {
+  auto* top = static_cast<std::uintptr_t*>(base);
+  top[-1] = reinterpret_cast<std::uintptr_t>(context);
+  top[-2] = reinterpret_cast<std::uintptr_t>(entry);
+  top[-3] = reinterpret_cast<std::uintptr_t>(&__morestack) + 2;
+  top[-4] = 0;  // The link slot; a zero frame pointer ends frame-pointer walks.
+  top[-5] =
+      reinterpret_cast<std::uintptr_t>(&fringe_arch_x86_entry_trampoline) + 1;
+  top[-6] = reinterpret_cast<std::uintptr_t>(top - 4);
+  return top - 6;
+}
+
+}  // namespace fringe::arch_internal

@@ -1,0 +1,127 @@
+// fringe/arch/x86.h
+//
+// The x86 (i686, 32-bit System V ABI as used by Linux) context switch.
+// Included by fringe/arch/switch.h; see there for the interface. The
+// trampolines and InitStack live in x86.cc.
+//
+// Initial frame laid out by InitStack, addresses relative to the (16-byte
+// aligned) stack base:
+//
+//   base -  4  context            pushed as the third argument of entry
+//   base -  8  entry              called by the entry trampoline
+//   base - 12  __morestack + 2    return address of the entry trampoline's
+//                                 frame: unwinders see __morestack as its
+//                                 caller (the link trampoline)
+//   base - 16  link slot          saved-%ebp slot of that frame; every
+//                                 SwitchAndLink stores the resumer's stack
+//                                 pointer here, so the link trampoline's CFI
+//                                 leads unwinders into the resumer's frames
+//   base - 20  entry trampoline   first switch pops it and jumps there
+//   base - 24  base - 16          first switch pops it into %ebp
+//                                 <- initial stack pointer
+//
+// A suspended context's stack, from the stack pointer it hands over upwards,
+// is an ordinary %ebp-chained frame, so frame-pointer walkers follow it:
+//
+//   sp +  0    saved %ebp
+//   sp +  4    resume address     (label 0 of the switch that suspended)
+//   sp +  8    the suspended code's own %esp
+//
+// The i386 ABI has no red zone: nothing below %esp is live.
+//
+// Registers at a switch: %eax carries the word both ways, %ecx the target
+// stack pointer, %ebx the link slot, and %edx returns the stack pointer of
+// whoever switched. %ebx may be the PIC register (the GOT pointer): it is an
+// operand (an output in Switch), never a bare clobber, which is how GCC and
+// Clang let inline assembly take it in position-independent code; they then
+// keep the GOT pointer elsewhere or recompute it. The ABI passes arguments on
+// the stack, so the entry trampoline pushes them. Everything else is
+// clobbered, so the compiler keeps only what is live, in its own frame.
+
+#ifndef FRINGE_ARCH_X86_H_
+#define FRINGE_ARCH_X86_H_
+
+#include <cstdint>
+
+namespace fringe::arch_internal {
+
+StackPointer InitStack(void* base, EntryFunction entry, void* context);
+
+// The switch proper; SwitchAndLink adds one store (LINK) to it.
+//
+// Why call + addl to push the resume address: i386 has no %eip-relative
+// addressing and `pushl $0f` would need a text relocation in PIE code. A
+// call to the very next instruction is the classic i386 way to read %eip,
+// and modern x86 cores special-case it so that it does not push the
+// return-stack buffer; a call to a get-pc thunk would need a symbol visible
+// from every object this header inlines into.
+// Why pop + jmp and not ret: the return-stack buffer never saw a call for
+// this address, so a ret would mispredict on every switch.
+#define FRINGE_X86_SWITCH_ASM(LINK)                                    \
+  "calll 1f\n\t"                                                       \
+  "1:\n\t"                                                             \
+  "addl $(0f - 1b), (%%esp)\n\t" /* resume address */                  \
+  "pushl %%ebp\n\t"              /* frame pointer, for the unwinder */ \
+  "movl %%esp, %%edx\n\t"        /* hand our stack pointer over */     \
+      LINK                                                             \
+  "movl %%ecx, %%esp\n\t" /* enter the target stack */                 \
+  "popl %%ebp\n\t"                                                     \
+  "popl %%ecx\n\t"                                                     \
+  "jmpl *%%ecx\n\t"                                                    \
+  "0:\n\t"
+
+// Everything the switch does not handle by hand. %ebp is saved by hand
+// (compilers refuse it as a clobber when it is the frame pointer), %esp is
+// the switch itself, %eax/%ebx/%ecx/%edx are operands. The x87 stack is
+// clobbered: doubles live there without SSE math, and the other context may
+// leave values on it. The i386 ABI has no callee-saved vector registers, but
+// values may still be live in them across an inlined switch. GCC rejects
+// xmm/mm names when the target lacks SSE/MMX; then nothing lives there.
+#if defined(__SSE__)
+#define FRINGE_X86_SSE_CLOBBERS \
+  , "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"
+#else
+#define FRINGE_X86_SSE_CLOBBERS
+#endif
+#if defined(__MMX__)
+#define FRINGE_X86_MMX_CLOBBERS \
+  , "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7"
+#else
+#define FRINGE_X86_MMX_CLOBBERS
+#endif
+#define FRINGE_X86_CLOBBERS                                                 \
+  "esi", "edi", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", \
+      "st(7)", "cc", "memory" FRINGE_X86_SSE_CLOBBERS FRINGE_X86_MMX_CLOBBERS
+
+__attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
+                                                             StackPointer to,
+                                                             void* to_base) {
+  // The link slot sits 16 bytes below the base (see the drawing above).
+  void* link = static_cast<char*>(to_base) - 16;
+  StackPointer from;
+  asm volatile(FRINGE_X86_SWITCH_ASM("movl %%esp, (%%ebx)\n\t")
+               : "+a"(arg), "=d"(from), "+c"(to), "+b"(link)
+               :
+               : FRINGE_X86_CLOBBERS);
+  return {arg, from};
+}
+
+__attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
+                                                      StackPointer to) {
+  StackPointer from;
+  void* ebx;  // Whatever the other context left in %ebx.
+  asm volatile(FRINGE_X86_SWITCH_ASM("")
+               : "+a"(arg), "=d"(from), "+c"(to), "=b"(ebx)
+               :
+               : FRINGE_X86_CLOBBERS);
+  return {arg, from};
+}
+
+#undef FRINGE_X86_SWITCH_ASM
+#undef FRINGE_X86_CLOBBERS
+#undef FRINGE_X86_SSE_CLOBBERS
+#undef FRINGE_X86_MMX_CLOBBERS
+
+}  // namespace fringe::arch_internal
+
+#endif  // FRINGE_ARCH_X86_H_

@@ -26,6 +26,7 @@
 #include "fringe/stack/slice_stack.h"
 #include "fringe/stack/stack_pool.h"
 #include "gtest/gtest.h"
+#include "tests/emulation.h"
 
 namespace fringe {
 namespace {
@@ -512,6 +513,7 @@ TEST(GeneratorTest, DeepRecursionInsideTheBody) {
 }
 
 TEST(GeneratorTest, ResumedFromDifferentThreadsOneAtATime) {
+  FRINGE_SKIP_WITHOUT_THREADS();
   // gettid, not std::this_thread::get_id(): glibc declares pthread_self()
   // `const`, so the compiler may reuse its value across a Suspend (see
   // README: thread identity and thread_local addresses in migrating bodies).
@@ -607,6 +609,7 @@ void ResumeFromSecondThread() {
 }
 
 TEST(GeneratorDeathTest, ResumingFromASecondThreadWhileRunningAborts) {
+  FRINGE_SKIP_WITHOUT_THREADS();
   EXPECT_DEATH(ResumeFromSecondThread(),
                "fringe: Generator::Resume\\(\\) called on a running generator");
 }

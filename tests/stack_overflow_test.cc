@@ -38,6 +38,7 @@
 #include "fringe/stack/stack_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/emulation.h"
 
 namespace fringe {
 namespace {
@@ -227,6 +228,7 @@ TEST(GuardRegistry, HoldsOneHundredThousandEntriesAndReusesFreedSlots) {
 }
 
 TEST(GuardRegistry, LookupsStayCorrectWhileOtherThreadsRegisterAndUnregister) {
+  FRINGE_SKIP_WITHOUT_THREADS();
   std::byte* stable = FakeAddress(0);
   ASSERT_TRUE(RegisterGuard(stable, 4096, 4096));
   constexpr int kThreads = 3;
@@ -508,6 +510,7 @@ void CheckAltStackOrExit(const char* who) {
 }
 
 TEST_F(StackOverflowDeathTest, EveryThreadThatInstallsGetsA64KiBAltStack) {
+  FRINGE_SKIP_WITHOUT_THREADS();
   EXPECT_EXIT(
       {
         InstallOrExit();
@@ -528,6 +531,7 @@ TEST_F(StackOverflowDeathTest, EveryThreadThatInstallsGetsA64KiBAltStack) {
 }
 
 TEST_F(StackOverflowDeathTest, OverflowOnAnotherThreadThatInstalledIsReported) {
+  FRINGE_SKIP_WITHOUT_THREADS();
   OsStack stack = MustCreate(kStackSize);
   const std::string range = Range(stack);
   EXPECT_EXIT(

@@ -1,6 +1,7 @@
 #include "fringe/stack/stack_pool.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -51,16 +52,32 @@ int MadviseRetryingInterrupts(void* address, std::size_t length, int advice) {
   return result;
 }
 
+// Whether the kernel refuses to read `page`, asked without touching it:
+// write(2) from an inaccessible page fails with EFAULT instead of raising a
+// signal.
+bool PageIsInaccessible(const std::byte* page) {
+  int fds[2];
+  if (::pipe(fds) != 0) return false;  // Cannot tell: assume it is not.
+  const bool inaccessible = ::write(fds[1], page, 1) < 0 && errno == EFAULT;
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return inaccessible;
+}
+
 // Makes the page at `page` trap on access. Errors name `who`.
 absl::Status InstallGuardPage(std::byte* page, std::size_t page_size,
                               const std::string& who) {
   GuardMode mode = guard_mode.load(std::memory_order_relaxed);
   if (mode != GuardMode::kMprotect) {
     if (MadviseRetryingInterrupts(page, page_size, kMadvGuardInstall) == 0) {
-      if (mode == GuardMode::kUnknown) {
+      if (mode == GuardMode::kMadvise) return absl::OkStatus();
+      // The first guard of the process: check that it really traps. An
+      // emulator (qemu-user) may accept advice it does not implement.
+      if (PageIsInaccessible(page)) {
         guard_mode.store(GuardMode::kMadvise, std::memory_order_relaxed);
+        return absl::OkStatus();
       }
-      return absl::OkStatus();
+      errno = EINVAL;
     }
     // EINVAL: a kernel older than 6.13 that does not know the advice.
     if (errno != EINVAL || mode == GuardMode::kMadvise) {

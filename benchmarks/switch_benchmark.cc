@@ -17,6 +17,11 @@
 #include "benchmark/benchmark.h"
 #include "fringe/arch/switch.h"
 
+// Boost.Context needs exceptions; a -fno-exceptions build keeps fringe's own.
+#if defined(FRINGE_SWITCH_BENCHMARK_PEERS) && !defined(__cpp_exceptions)
+#undef FRINGE_SWITCH_BENCHMARK_PEERS
+#endif
+
 #if defined(FRINGE_SWITCH_BENCHMARK_PEERS)
 #include <ucontext.h>
 

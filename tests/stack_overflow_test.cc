@@ -87,6 +87,12 @@ std::string Range(const auto& stack) {
   return Range(stack.limit(), stack.base());
 }
 
+// An unmapped address in the first page: a fault nowhere near a guard page.
+// (Not nullptr itself: UBSan would report the null store before it faults.)
+volatile char* LowAddress() {
+  return reinterpret_cast<volatile char*>(std::uintptr_t{16});
+}
+
 // How often `needle` occurs in the death test's output.
 auto Occurrences(std::string needle, int expected) {
   return ::testing::Truly([needle, expected](const std::string& output) {
@@ -419,7 +425,7 @@ TEST_F(StackOverflowDeathTest, FaultsOutsideGuardPagesPrintNothing) {
   EXPECT_EXIT(
       {
         InstallOrExit();
-        *static_cast<volatile char* volatile>(nullptr) = 1;
+        *LowAddress() = 1;
       },
       DiesOfSegv(), Not(HasSubstr("fringe:")));
   // Sent, not faulted: si_addr is no address at all.
@@ -473,7 +479,7 @@ TEST_F(StackOverflowDeathTest, ChainsSilentlyForFaultsOutsideGuardPages) {
       {
         InstallPrevious(SA_SIGINFO, PreviousSigaction, nullptr);
         InstallOrExit();
-        *static_cast<volatile char* volatile>(nullptr) = 1;
+        *LowAddress() = 1;
       },
       ExitedWithCode(42),
       AllOf(HasSubstr("previous handler ran"), Not(HasSubstr("fringe:"))));

@@ -1,6 +1,7 @@
 """bare_metal_toolchain(): Debian's aarch64 gcc in freestanding mode, for os:none."""
 
 load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
+load(":gcc_cross.bzl", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
 
 def bare_metal_toolchain(name, cpu, triple):
     """Declares `<name>_config`, `<name>_cc` and the toolchain `<name>`.
@@ -8,7 +9,6 @@ def bare_metal_toolchain(name, cpu, triple):
     No libc, no C++ runtime, no exceptions, no RTTI: programs bring their own
     start-up code and linker script (see examples/bare_metal).
     """
-    gcc = "/usr/bin/%s-" % triple
     cc_toolchain_config(
         name = name + "_config",
         cpu = cpu,
@@ -19,24 +19,8 @@ def bare_metal_toolchain(name, cpu, triple):
         target_libc = "none",
         abi_version = "gcc",
         abi_libc_version = "none",
-        tool_paths = {
-            "ar": gcc + "ar",
-            "cpp": gcc + "cpp",
-            "dwp": gcc + "dwp",
-            "gcc": gcc + "gcc",
-            "gcov": gcc + "gcov",
-            "ld": gcc + "ld",
-            "llvm-cov": "/bin/false",  # Required key; gcc has no llvm-cov.
-            "nm": gcc + "nm",
-            "objcopy": gcc + "objcopy",
-            "objdump": gcc + "objdump",
-            "strip": gcc + "strip",
-        },
-        cxx_builtin_include_directories = [
-            "/usr/lib/gcc-cross/%s/12" % triple,
-            "/usr/%s/include" % triple,
-            "/usr/include",
-        ],
+        tool_paths = gcc_tool_paths(triple),
+        cxx_builtin_include_directories = gcc_include_directories(triple),
         compile_flags = [
             "-ffreestanding",
             "-fno-exceptions",
@@ -63,26 +47,12 @@ def bare_metal_toolchain(name, cpu, triple):
         coverage_link_flags = ["--coverage"],
         supports_start_end_lib = False,
     )
-    native.cc_toolchain(
-        name = name + "_cc",
-        all_files = ":empty",
-        ar_files = ":empty",
-        as_files = ":empty",
-        compiler_files = ":empty",
-        dwp_files = ":empty",
-        linker_files = ":empty",
-        objcopy_files = ":empty",
-        strip_files = ":empty",
-        supports_param_files = 1,
-        toolchain_config = ":" + name + "_config",
-        toolchain_identifier = name,
-    )
-    native.toolchain(
+    gcc_toolchain(
         name = name,
-        target_compatible_with = [
+        config = ":" + name + "_config",
+        identifier = name,
+        constraints = [
             "@platforms//cpu:" + cpu,
             "@platforms//os:none",
         ],
-        toolchain = ":" + name + "_cc",
-        toolchain_type = "@bazel_tools//tools/cpp:toolchain_type",
     )

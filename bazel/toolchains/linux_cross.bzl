@@ -1,6 +1,7 @@
 """linux_cross_toolchain(): a Bazel C++ toolchain for one of Debian's cross gcc's."""
 
 load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
+load(":gcc_cross.bzl", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
 
 def linux_cross_toolchain(cpu, triple):
     """Declares `<cpu>_config`, `<cpu>_cc` and the toolchain `<cpu>`.
@@ -9,7 +10,6 @@ def linux_cross_toolchain(cpu, triple):
       cpu: the @platforms//cpu constraint value (e.g. "aarch64").
       triple: the GNU triple of Debian's g++-<triple> package.
     """
-    gcc = "/usr/bin/%s-" % triple
     cc_toolchain_config(
         name = cpu + "_config",
         cpu = cpu,
@@ -20,26 +20,8 @@ def linux_cross_toolchain(cpu, triple):
         target_libc = "glibc",
         abi_version = "gcc",
         abi_libc_version = "glibc",
-        tool_paths = {
-            "ar": gcc + "ar",
-            "cpp": gcc + "cpp",
-            "dwp": gcc + "dwp",
-            "gcc": gcc + "gcc",
-            "gcov": gcc + "gcov",
-            "ld": gcc + "ld",
-            # Bazel 4.2.3's unix_cc_toolchain_config reads this key
-            # unconditionally; gcc coverage (gcov) never runs it.
-            "llvm-cov": "/bin/false",
-            "nm": gcc + "nm",
-            "objcopy": gcc + "objcopy",
-            "objdump": gcc + "objdump",
-            "strip": gcc + "strip",
-        },
-        cxx_builtin_include_directories = [
-            "/usr/lib/gcc-cross/%s/12" % triple,
-            "/usr/%s/include" % triple,
-            "/usr/include",
-        ],
+        tool_paths = gcc_tool_paths(triple),
+        cxx_builtin_include_directories = gcc_include_directories(triple),
         compile_flags = [
             "-fstack-protector",
             "-Wall",
@@ -69,26 +51,12 @@ def linux_cross_toolchain(cpu, triple):
         coverage_link_flags = ["--coverage"],
         supports_start_end_lib = False,
     )
-    native.cc_toolchain(
-        name = cpu + "_cc",
-        all_files = ":empty",
-        ar_files = ":empty",
-        as_files = ":empty",
-        compiler_files = ":empty",
-        dwp_files = ":empty",
-        linker_files = ":empty",
-        objcopy_files = ":empty",
-        strip_files = ":empty",
-        supports_param_files = 1,
-        toolchain_config = ":" + cpu + "_config",
-        toolchain_identifier = triple,
-    )
-    native.toolchain(
+    gcc_toolchain(
         name = cpu,
-        target_compatible_with = [
+        config = ":" + cpu + "_config",
+        identifier = triple,
+        constraints = [
             "@platforms//cpu:" + cpu,
             "@platforms//os:linux",
         ],
-        toolchain = ":" + cpu + "_cc",
-        toolchain_type = "@bazel_tools//tools/cpp:toolchain_type",
     )

@@ -1,0 +1,45 @@
+"""What every toolchain built on one of Debian's cross gcc's shares."""
+
+def gcc_tool_paths(triple):
+    """tool_paths for cc_toolchain_config: /usr/bin/<triple>-<tool>."""
+    gcc = "/usr/bin/%s-" % triple
+    paths = {
+        tool: gcc + tool
+        for tool in ["ar", "cpp", "dwp", "gcc", "gcov", "ld", "nm", "objcopy", "objdump", "strip"]
+    }
+
+    # Bazel 4.2.3's unix_cc_toolchain_config reads this key unconditionally;
+    # gcc coverage (gcov) never runs it.
+    paths["llvm-cov"] = "/bin/false"
+    return paths
+
+def gcc_include_directories(triple):
+    """The cross compiler's built-in include directories."""
+    return [
+        "/usr/lib/gcc-cross/%s/12" % triple,
+        "/usr/%s/include" % triple,
+        "/usr/include",
+    ]
+
+def gcc_toolchain(name, config, identifier, constraints):
+    """Declares `<name>_cc` (the cc_toolchain) and the toolchain `<name>`."""
+    native.cc_toolchain(
+        name = name + "_cc",
+        all_files = ":empty",
+        ar_files = ":empty",
+        as_files = ":empty",
+        compiler_files = ":empty",
+        dwp_files = ":empty",
+        linker_files = ":empty",
+        objcopy_files = ":empty",
+        strip_files = ":empty",
+        supports_param_files = 1,
+        toolchain_config = config,
+        toolchain_identifier = identifier,
+    )
+    native.toolchain(
+        name = name,
+        target_compatible_with = constraints,
+        toolchain = ":" + name + "_cc",
+        toolchain_type = "@bazel_tools//tools/cpp:toolchain_type",
+    )

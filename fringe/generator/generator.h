@@ -432,11 +432,12 @@ class Generator {
   std::uintptr_t SwitchIn(std::uintptr_t word) {
     state_.store(State::kRunning, kRelaxed);
     started_ = true;
-    void* thread_exceptions = exception_state_.Enter();
+    generator_internal::ExceptionState::Token exceptions =
+        exception_state_.Enter();
     control_->hooks.BeforeResume();
     arch_internal::Transfer t = arch_internal::SwitchAndLink(word, sp_, top_);
     control_->hooks.AfterResume();
-    exception_state_.Leave(thread_exceptions);
+    exception_state_.Leave(exceptions);
     sp_ = t.from;
     return t.arg;
   }

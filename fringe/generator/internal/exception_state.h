@@ -5,8 +5,12 @@
 // std::uncaught_exceptions) per thread. A generator suspended inside a catch
 // block, or inside a destructor run by unwinding, would otherwise leak that
 // state into its resumer, or lose it. ExceptionState holds one generator's
-// copy while it is suspended; Resume swaps it with the thread's around the
-// switch.
+// state while it is suspended; Resume moves states around the switch so that
+// the thread's state always belongs to whoever runs.
+//
+// Almost always both sides' states are empty, and then nothing is copied:
+// Enter and Leave only look (a few loads and branches per resume; swapping
+// unconditionally cost ~1.3 ns per resume and ~4 ns per iteration step here).
 //
 // The layout is the Itanium C++ ABI's __cxa_eh_globals, shared by libstdc++
 // and libc++abi on every CPU fringe supports (only 32-bit ARM EHABI adds a
@@ -24,50 +28,83 @@ namespace fringe::generator_internal {
 #if defined(__cpp_exceptions)
 
 class ExceptionState {
+  struct Globals {
+    void* caught_exceptions;
+    unsigned int uncaught_exceptions;
+
+    bool Empty() const {
+      return caught_exceptions == nullptr && uncaught_exceptions == 0;
+    }
+    // Field by field: a whole-struct copy compiles to a 16-byte load of what
+    // was just stored as 8 + 4 bytes, which stalls store-to-load forwarding.
+    void MoveTo(Globals& to) {
+      to.caught_exceptions = caught_exceptions;
+      to.uncaught_exceptions = uncaught_exceptions;
+      caught_exceptions = nullptr;
+      uncaught_exceptions = 0;
+    }
+  };
+
  public:
-  // Installs this state on the calling thread and keeps the thread's, until
-  // Leave(the returned token), on the same thread.
-  void* Enter() {
+  // The resumer's state, kept across one switch on the resumer's stack.
+  struct Token {
+    Globals* thread;
+    bool resumer_had_state;
+    Globals resumer;  // Set only if resumer_had_state.
+  };
+
+  // Before switching into the generator: puts the resumer's state aside and
+  // installs the generator's.
+  Token Enter() {
+    Token token;
+    token.thread = ThreadGlobals();
+    token.resumer_had_state = !token.thread->Empty();
+    if (__builtin_expect(token.resumer_had_state, 0)) {
+      token.thread->MoveTo(token.resumer);
+    }
+    if (__builtin_expect(has_saved_, 0)) {
+      saved_.MoveTo(*token.thread);
+      has_saved_ = false;
+    }
+    return token;
+  }
+
+  // After the generator switched back (on the same thread): keeps the
+  // generator's state and gives the resumer its own back.
+  void Leave(Token& token) {
+    if (__builtin_expect(!token.thread->Empty(), 0)) {
+      token.thread->MoveTo(saved_);
+      has_saved_ = true;
+    }
+    if (__builtin_expect(token.resumer_had_state, 0)) {
+      token.resumer.MoveTo(*token.thread);
+    }
+  }
+
+ private:
+  // The runtime's per-thread state, found once per thread: a thread_local
+  // read is one instruction, __cxa_get_globals() is a call through the PLT.
+  static Globals* ThreadGlobals() {
     Globals* thread = thread_globals;
     if (__builtin_expect(thread == nullptr, 0)) {
       thread = thread_globals =
           reinterpret_cast<Globals*>(abi::__cxa_get_globals());
     }
-    Swap(*thread);
     return thread;
   }
-  void Leave(void* token) { Swap(*static_cast<Globals*>(token)); }
-
- private:
-  struct Globals {
-    void* caught_exceptions = nullptr;
-    unsigned int uncaught_exceptions = 0;
-  };
-  // Field by field: a whole-struct swap compiles to a 16-byte load of what
-  // was just stored as 8 + 4 bytes, which stalls store-to-load forwarding
-  // on every resume.
-  void Swap(Globals& thread) {
-    void* caught = thread.caught_exceptions;
-    unsigned int uncaught = thread.uncaught_exceptions;
-    thread.caught_exceptions = globals_.caught_exceptions;
-    thread.uncaught_exceptions = globals_.uncaught_exceptions;
-    globals_.caught_exceptions = caught;
-    globals_.uncaught_exceptions = uncaught;
-  }
-
-  // The runtime's per-thread state, found once per thread: a thread_local
-  // read is one instruction, __cxa_get_globals() is a call through the PLT.
   static inline thread_local constinit Globals* thread_globals = nullptr;
 
-  Globals globals_;
+  bool has_saved_ = false;
+  Globals saved_;  // The generator's state while suspended, if has_saved_.
 };
 
 #else  // Without exceptions there is no state to keep.
 
 class ExceptionState {
  public:
-  void* Enter() { return nullptr; }
-  void Leave(void*) {}
+  struct Token {};
+  Token Enter() { return {}; }
+  void Leave(Token&) {}
 };
 
 #endif

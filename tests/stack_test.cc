@@ -605,15 +605,3 @@ TEST(StackPool, HoldsOneHundredThousandDistinctGuardedStacks) {
 
 }  // namespace
 }  // namespace fringe
-
-#if defined(__SANITIZE_THREAD__)
-// Abseil 20220623 recycles per-thread synchronization state (ThreadIdentity,
-// with its Waiter) between threads through a free list TSan cannot see
-// through, so an absl::Mutex contended by short-lived threads (the pool's, in
-// the concurrency test) reports a race between one thread's Waiter
-// constructor and another's Waiter::Post. It is inside Abseil, not fringe.
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:absl::*::synchronization_internal::Waiter::Post\n"
-         "race:absl::*::synchronization_internal::Waiter::Waiter\n";
-}
-#endif

@@ -18,9 +18,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "fringe/stack/guard_registry.h"
 #include "fringe/stack/internal/os_memory.h"
+#include "fringe/stack/internal/spin_lock.h"
 
 namespace fringe {
 namespace stack_internal {
@@ -204,7 +204,7 @@ struct PoolState {
   // stack in use and another empty slab is already kept for churn.
   void Release(Slot slot) ABSL_LOCKS_EXCLUDED(mu) {
     {
-      absl::MutexLock lock(&mu);
+      SpinLockHolder lock(&mu);
       if (cached.size() < max_cached) {
         cached.push_back(slot);
         return;
@@ -216,7 +216,7 @@ struct PoolState {
 
     std::unique_ptr<Slab> unmapped;
     {
-      absl::MutexLock lock(&mu);
+      SpinLockHolder lock(&mu);
       Slab* slab = slot.slab;
       slab->cold.push_back(static_cast<std::uint32_t>(
           (slot.limit - guard_size - slab->memory) / stride));
@@ -250,7 +250,7 @@ struct PoolState {
   const std::size_t stacks_per_slab;
   const std::size_t max_cached;
 
-  mutable absl::Mutex mu;
+  mutable SpinLock mu;
   // Released stacks kept warm, most recent last.
   std::vector<Slot> cached ABSL_GUARDED_BY(mu);
   std::vector<std::unique_ptr<Slab>> slabs ABSL_GUARDED_BY(mu);
@@ -293,7 +293,7 @@ absl::StatusOr<StackPool> StackPool::Create(std::size_t stack_size,
   absl::StatusOr<std::unique_ptr<Slab>> slab = state->MapSlab(who);
   if (!slab.ok()) return slab.status();
   {
-    absl::MutexLock lock(&state->mu);
+    stack_internal::SpinLockHolder lock(&state->mu);
     state->AddSlab(*std::move(slab));
   }
   return StackPool(std::move(state));
@@ -306,7 +306,7 @@ absl::StatusOr<PooledStack> StackPool::Acquire() {
   }
   PoolState& state = *state_;
   {
-    absl::MutexLock lock(&state.mu);
+    stack_internal::SpinLockHolder lock(&state.mu);
     if (std::optional<Slot> slot = state.Take()) {
       return PooledStack(state_, slot->slab, slot->limit, state.stack_size);
     }
@@ -315,7 +315,7 @@ absl::StatusOr<PooledStack> StackPool::Acquire() {
   // of system calls, and other threads may meanwhile reuse released stacks.
   absl::StatusOr<std::unique_ptr<Slab>> slab = state.MapSlab(state.Who());
   if (!slab.ok()) return slab.status();
-  absl::MutexLock lock(&state.mu);
+  stack_internal::SpinLockHolder lock(&state.mu);
   state.AddSlab(*std::move(slab));
   // Cannot fail: the new slab has at least one cold stack.
   Slot slot = *state.Take();
@@ -328,7 +328,7 @@ std::size_t StackPool::stack_size() const {
 
 std::size_t StackPool::NumCached() const {
   if (state_ == nullptr) return 0;
-  absl::MutexLock lock(&state_->mu);
+  stack_internal::SpinLockHolder lock(&state_->mu);
   return state_->cached.size();
 }
 

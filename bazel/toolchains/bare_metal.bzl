@@ -33,7 +33,8 @@ def bare_metal_toolchain(name, cpu, triple):
         opt_compile_flags = ["-O2", "-DNDEBUG", "-ffunction-sections", "-fdata-sections"],
         dbg_compile_flags = ["-g"],
         cxx_flags = ["-std=c++20"],
-        link_flags = ["-nostdlib", "-static", "-Wl,--build-id=none"],
+        # One RWX segment is fine for a 6 KB image booted by an emulator.
+        link_flags = ["-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"],
         link_libs = ["-lgcc"],
         opt_link_flags = ["-Wl,--gc-sections"],
         unfiltered_compile_flags = [

@@ -124,7 +124,7 @@ struct PoolState {
         max_cached(max_cached) {}
 
   ~PoolState() {
-    // Every PooledStack holds a reference, so none is live now.
+    // Deleted only once orphaned with no live stack.
     for (const std::unique_ptr<Slab>& slab : slabs) {
       UnregisterSlab(slab->memory);
       ::munmap(slab->memory, slab->bytes);
@@ -182,6 +182,7 @@ struct PoolState {
     if (!cached.empty()) {
       Slot slot = cached.back();
       cached.pop_back();
+      ++live;
       return slot;
     }
     while (!with_cold.empty()) {
@@ -194,6 +195,7 @@ struct PoolState {
       const std::uint32_t index = slab->cold.back();
       slab->cold.pop_back();
       if (slab->in_use++ == 0) --empty_slabs;
+      ++live;
       return Slot{slab, slab->memory + index * stride + guard_size};
     }
     return std::nullopt;
@@ -201,13 +203,15 @@ struct PoolState {
 
   // Keeps the stack warm if the cache has room; otherwise gives its memory
   // back and makes it cold, unmapping its slab if that was the slab's last
-  // stack in use and another empty slab is already kept for churn.
-  void Release(Slot slot) ABSL_LOCKS_EXCLUDED(mu) {
+  // stack in use and another empty slab is already kept for churn. Returns
+  // whether this state is now unreachable (orphaned, no live stack) and must
+  // be deleted by the caller.
+  [[nodiscard]] bool Release(Slot slot) ABSL_LOCKS_EXCLUDED(mu) {
     {
       SpinLockHolder lock(&mu);
       if (cached.size() < max_cached) {
         cached.push_back(slot);
-        return;
+        return --live == 0 && orphaned;
       }
     }
     // Before the stack is visible to Take() again: afterwards a new owner
@@ -215,6 +219,7 @@ struct PoolState {
     MadviseRetryingInterrupts(slot.limit, stack_size, MADV_DONTNEED);
 
     std::unique_ptr<Slab> unmapped;
+    bool unreachable;
     {
       SpinLockHolder lock(&mu);
       Slab* slab = slot.slab;
@@ -237,11 +242,21 @@ struct PoolState {
           slabs.erase(it);
         }
       }
+      unreachable = --live == 0 && orphaned;
     }
     if (unmapped != nullptr) {
       UnregisterSlab(unmapped->memory);
       ::munmap(unmapped->memory, unmapped->bytes);
     }
+    return unreachable;
+  }
+
+  // The StackPool object is gone. Returns whether no stack is live either,
+  // so that the caller must delete this state.
+  [[nodiscard]] bool Orphan() ABSL_LOCKS_EXCLUDED(mu) {
+    SpinLockHolder lock(&mu);
+    orphaned = true;
+    return live == 0;
   }
 
   const std::size_t stack_size;  // Usable bytes, whole pages.
@@ -259,6 +274,10 @@ struct PoolState {
   // Slabs with in_use == 0; at most one is kept mapped, so that a pool that
   // oscillates around a slab boundary does not map and unmap on every cycle.
   std::size_t empty_slabs ABSL_GUARDED_BY(mu) = 0;
+  // Stacks handed out and not yet released; with `orphaned` (the StackPool
+  // object is gone), decides who deletes this state: the last one out.
+  std::size_t live ABSL_GUARDED_BY(mu) = 0;
+  bool orphaned ABSL_GUARDED_BY(mu) = false;
 };
 
 }  // namespace stack_internal
@@ -289,14 +308,26 @@ absl::StatusOr<StackPool> StackPool::Create(std::size_t stack_size,
                               stack_internal::kMaxStacksPerSlab);
 
   auto state =
-      std::make_shared<PoolState>(*usable, guard, stacks_per_slab, max_cached);
+      std::make_unique<PoolState>(*usable, guard, stacks_per_slab, max_cached);
   absl::StatusOr<std::unique_ptr<Slab>> slab = state->MapSlab(who);
   if (!slab.ok()) return slab.status();
   {
     stack_internal::SpinLockHolder lock(&state->mu);
     state->AddSlab(*std::move(slab));
   }
-  return StackPool(std::move(state));
+  return StackPool(state.release());
+}
+
+StackPool& StackPool::operator=(StackPool&& other) noexcept {
+  if (this != &other) {
+    StackPool old(std::move(*this));
+    state_ = std::exchange(other.state_, nullptr);
+  }
+  return *this;
+}
+
+StackPool::~StackPool() {
+  if (state_ != nullptr && state_->Orphan()) delete state_;
 }
 
 absl::StatusOr<PooledStack> StackPool::Acquire() {
@@ -350,7 +381,7 @@ bool StackPool::GuardPagesAreMappingFree() {
 }
 
 PooledStack::PooledStack(PooledStack&& other) noexcept
-    : pool_(std::move(other.pool_)),
+    : pool_(std::exchange(other.pool_, nullptr)),
       slab_(std::exchange(other.slab_, nullptr)),
       limit_(std::exchange(other.limit_, nullptr)),
       size_(std::exchange(other.size_, 0)) {}
@@ -358,7 +389,7 @@ PooledStack::PooledStack(PooledStack&& other) noexcept
 PooledStack& PooledStack::operator=(PooledStack&& other) noexcept {
   if (this != &other) {
     Release();
-    pool_ = std::move(other.pool_);
+    pool_ = std::exchange(other.pool_, nullptr);
     slab_ = std::exchange(other.slab_, nullptr);
     limit_ = std::exchange(other.limit_, nullptr);
     size_ = std::exchange(other.size_, 0);
@@ -370,8 +401,8 @@ PooledStack::~PooledStack() { Release(); }
 
 void PooledStack::Release() {
   if (limit_ == nullptr) return;
-  pool_->Release(Slot{slab_, limit_});
-  pool_.reset();
+  if (pool_->Release(Slot{slab_, limit_})) delete pool_;
+  pool_ = nullptr;
   slab_ = nullptr;
   limit_ = nullptr;
   size_ = 0;

@@ -27,9 +27,11 @@
 // pages from mprotect(PROT_NONE), which splits each slab into two mappings per
 // stack, like OsStack.
 //
-// Lifetime: every PooledStack keeps the pool's state alive (it holds a
-// reference), so stacks may outlive the StackPool object that handed them out;
-// the memory is unmapped when the pool and all its stacks are gone.
+// Lifetime: every PooledStack keeps the pool's state alive, so stacks may
+// outlive the StackPool object that handed them out; the memory is unmapped
+// when the pool and all its stacks are gone. (The count of live stacks is
+// kept under the pool's lock, which acquire and release take anyway, so the
+// ownership costs no atomic operation of its own.)
 
 #ifndef FRINGE_STACK_STACK_POOL_H_
 #define FRINGE_STACK_STACK_POOL_H_
@@ -65,12 +67,12 @@ class PooledStack {
 
  private:
   friend class StackPool;
-  PooledStack(std::shared_ptr<stack_internal::PoolState> pool,
-              stack_internal::Slab* slab, std::byte* limit, std::size_t size)
-      : pool_(std::move(pool)), slab_(slab), limit_(limit), size_(size) {}
+  PooledStack(stack_internal::PoolState* pool, stack_internal::Slab* slab,
+              std::byte* limit, std::size_t size)
+      : pool_(pool), slab_(slab), limit_(limit), size_(size) {}
   void Release();
 
-  std::shared_ptr<stack_internal::PoolState> pool_;
+  stack_internal::PoolState* pool_ = nullptr;  // Alive while we are.
   stack_internal::Slab* slab_ = nullptr;
   std::byte* limit_ = nullptr;
   std::size_t size_ = 0;
@@ -98,9 +100,10 @@ class StackPool {
   // Movable; a moved-from pool may only be destroyed or assigned to (Acquire
   // on it returns FailedPreconditionError). Stacks already handed out are
   // unaffected by either.
-  StackPool(StackPool&&) noexcept = default;
-  StackPool& operator=(StackPool&&) noexcept = default;
-  ~StackPool() = default;
+  StackPool(StackPool&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)) {}
+  StackPool& operator=(StackPool&& other) noexcept;
+  ~StackPool();
 
   // The most recently released stack if one is cached, else a fresh one
   // (mapping a new slab when all are in use). Errors as for Create.
@@ -116,10 +119,10 @@ class StackPool {
   static bool GuardPagesAreMappingFree();
 
  private:
-  explicit StackPool(std::shared_ptr<stack_internal::PoolState> state)
-      : state_(std::move(state)) {}
+  explicit StackPool(stack_internal::PoolState* state) : state_(state) {}
 
-  std::shared_ptr<stack_internal::PoolState> state_;
+  // Owned together with the live stacks; freed by whichever goes last.
+  stack_internal::PoolState* state_ = nullptr;
 };
 
 }  // namespace fringe

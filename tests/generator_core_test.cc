@@ -33,7 +33,7 @@ TEST(GeneratorCoreTest, EchoesInputsUntilTheBodyReturns) {
   EXPECT_EQ(echo.Resume(3), std::nullopt);
 }
 
-TEST(GeneratorCoreTest, VoidInputAndOutput) {
+TEST(GeneratorCoreTest, VoidOutputResumeReportsSuspendedOrFinished) {
   int steps = 0;
   Generator<void, void> g(NewStack(), [&](Yielder<void, void>& y) {
     ++steps;
@@ -41,8 +41,10 @@ TEST(GeneratorCoreTest, VoidInputAndOutput) {
     ++steps;
   });
   EXPECT_TRUE(g.Resume());
+  EXPECT_EQ(steps, 1);
   EXPECT_FALSE(g.Resume());
   EXPECT_EQ(steps, 2);
+  EXPECT_FALSE(g.Resume());
 }
 
 TEST(GeneratorCoreTest, MoveOnlyValuesAndRanges) {

@@ -85,20 +85,6 @@ TEST(GeneratorTest, StateIsRunningInsideTheBody) {
   EXPECT_EQ(g.state(), State::kRunnable);
 }
 
-TEST(GeneratorTest, VoidOutputResumeReportsSuspendedOrFinished) {
-  int steps = 0;
-  Generator<void, void> g(NewStack(), [&](Yielder<void, void>& y) {
-    ++steps;
-    y.Suspend();
-    ++steps;
-  });
-  EXPECT_TRUE(g.Resume());
-  EXPECT_EQ(steps, 1);
-  EXPECT_FALSE(g.Resume());
-  EXPECT_EQ(steps, 2);
-  EXPECT_FALSE(g.Resume());
-}
-
 TEST(GeneratorTest, InputWithVoidOutputIsASink) {
   std::vector<std::string> got;
   Generator<std::string, void> sink(

@@ -39,6 +39,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/emulation.h"
+#include "tests/stack_helpers.h"
 
 namespace fringe {
 namespace {
@@ -137,17 +138,8 @@ OsStack MustCreate(std::size_t size) {
   return *std::move(stack);
 }
 
-StackPool MustCreatePool(std::size_t size, std::size_t max_cached) {
-  absl::StatusOr<StackPool> pool = StackPool::Create(size, max_cached);
-  EXPECT_TRUE(pool.ok()) << pool.status();
-  return *std::move(pool);
-}
-
-PooledStack MustAcquire(StackPool& pool) {
-  absl::StatusOr<PooledStack> stack = pool.Acquire();
-  EXPECT_TRUE(stack.ok()) << stack.status();
-  return *std::move(stack);
-}
+using test_stacks::MustAcquire;
+using test_stacks::MustCreatePool;
 
 // --- Guard registry ----------------------------------------------------------
 

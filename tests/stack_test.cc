@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/emulation.h"
+#include "tests/stack_helpers.h"
 
 namespace fringe {
 namespace {
@@ -347,17 +348,8 @@ TEST(SliceStack, MovedFromStackIsEmptyAndMemoryIsUntouched) {
 
 // --- StackPool -------------------------------------------------------------
 
-StackPool MakePool(std::size_t stack_size, std::size_t max_cached) {
-  absl::StatusOr<StackPool> pool = StackPool::Create(stack_size, max_cached);
-  EXPECT_TRUE(pool.ok()) << pool.status();
-  return *std::move(pool);
-}
-
-PooledStack MustAcquire(StackPool& pool) {
-  absl::StatusOr<PooledStack> stack = pool.Acquire();
-  EXPECT_TRUE(stack.ok()) << stack.status();
-  return *std::move(stack);
-}
+using test_stacks::MustAcquire;
+using test_stacks::MustCreatePool;
 
 bool Resident(void* page) {
   unsigned char vec = 0;
@@ -368,7 +360,7 @@ bool Resident(void* page) {
 TEST(StackPool, RoundsStackSizeUpToWholePages) {
   for (std::size_t size : {std::size_t{1}, kPage, std::size_t{5000}}) {
     SCOPED_TRACE(size);
-    StackPool pool = MakePool(size, 4);
+    StackPool pool = MustCreatePool(size, 4);
     const std::size_t expected = (size + kPage - 1) / kPage * kPage;
     EXPECT_EQ(pool.stack_size(), expected);
     PooledStack stack = MustAcquire(pool);
@@ -393,7 +385,7 @@ TEST(StackPool, ErrorsMatchOsStack) {
 }
 
 TEST(StackPool, ReleasedStackComesBackLastInFirstOut) {
-  StackPool pool = MakePool(16 << 10, 8);
+  StackPool pool = MustCreatePool(16 << 10, 8);
   void* first;
   void* second;
   {
@@ -416,7 +408,7 @@ TEST(StackPool, ReleasedStackComesBackLastInFirstOut) {
 
 TEST(StackPool, KeepsAtMostMaxCachedStacksAndReleasesTheRestsMemory) {
   constexpr std::size_t kMaxCached = 3;
-  StackPool pool = MakePool(16 << 10, kMaxCached);
+  StackPool pool = MustCreatePool(16 << 10, kMaxCached);
   std::vector<PooledStack> stacks;
   for (int i = 0; i < 10; ++i) {
     stacks.push_back(MustAcquire(pool));
@@ -441,7 +433,7 @@ TEST(StackPool, KeepsAtMostMaxCachedStacksAndReleasesTheRestsMemory) {
 }
 
 TEST(StackPool, ZeroMaxCachedReleasesEveryStack) {
-  StackPool pool = MakePool(16 << 10, 0);
+  StackPool pool = MustCreatePool(16 << 10, 0);
   void* limit;
   {
     PooledStack stack = MustAcquire(pool);
@@ -453,13 +445,13 @@ TEST(StackPool, ZeroMaxCachedReleasesEveryStack) {
 }
 
 TEST(StackPoolDeathTest, TouchingByteBelowLimitOfFreshStackKillsWithSigsegv) {
-  StackPool pool = MakePool(5000, 4);
+  StackPool pool = MustCreatePool(5000, 4);
   PooledStack stack = MustAcquire(pool);
   EXPECT_SEGV(TouchByteBelowLimit(stack.limit()));
 }
 
 TEST(StackPoolDeathTest, GuardPageSurvivesReuse) {
-  StackPool pool = MakePool(16 << 10, 4);
+  StackPool pool = MustCreatePool(16 << 10, 4);
   void* limit;
   {
     PooledStack stack = MustAcquire(pool);
@@ -485,7 +477,7 @@ TEST(StackPool, GuardPagesCostNoMappingWhenKernelHasGuardInstall) {
   std::vector<PooledStack> stacks;
   stacks.reserve(kStacks);
   const std::size_t before = MappingCount();
-  StackPool pool = MakePool(16 << 10, 0);
+  StackPool pool = MustCreatePool(16 << 10, 0);
   for (std::size_t i = 0; i < kStacks; ++i) stacks.push_back(MustAcquire(pool));
   const std::size_t added = MappingCount() - before;
   if (StackPool::GuardPagesAreMappingFree()) {
@@ -500,7 +492,7 @@ TEST(StackPool, GuardPagesCostNoMappingWhenKernelHasGuardInstall) {
 }
 
 TEST(StackPool, MovedFromStackIsEmptyAndReturnsNothing) {
-  StackPool pool = MakePool(kPage, 8);
+  StackPool pool = MustCreatePool(kPage, 8);
   PooledStack a = MustAcquire(pool);
   void* limit = a.limit();
   PooledStack b = std::move(a);
@@ -518,7 +510,7 @@ TEST(StackPool, MovedFromStackIsEmptyAndReturnsNothing) {
 }
 
 TEST(StackPool, StacksKeepThePoolAliveAndMovedFromPoolFailsCleanly) {
-  std::optional<StackPool> pool(MakePool(kPage, 8));
+  std::optional<StackPool> pool(MustCreatePool(kPage, 8));
   PooledStack stack = MustAcquire(*pool);
   StackPool moved = std::move(*pool);
   absl::StatusOr<PooledStack> from_moved = pool->Acquire();
@@ -530,7 +522,7 @@ TEST(StackPool, StacksKeepThePoolAliveAndMovedFromPoolFailsCleanly) {
 
 TEST(StackPool, ConcurrentAcquireReleaseNeverSharesAStack) {
   FRINGE_SKIP_WITHOUT_THREADS();
-  StackPool pool = MakePool(8 << 10, 16);
+  StackPool pool = MustCreatePool(8 << 10, 16);
   constexpr int kThreads = 4;
   constexpr int kCycles = 20000;
   std::vector<std::thread> threads;
@@ -578,7 +570,7 @@ TEST(StackPool, HoldsOneHundredThousandDistinctGuardedStacks) {
   }
   constexpr std::size_t kStacks = 100'000;
   constexpr std::size_t kStackSize = 16 << 10;
-  StackPool pool = MakePool(kStackSize, 64);
+  StackPool pool = MustCreatePool(kStackSize, 64);
   std::vector<PooledStack> stacks;
   stacks.reserve(kStacks);
   for (std::size_t i = 0; i < kStacks; ++i) {

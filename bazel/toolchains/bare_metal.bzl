@@ -1,7 +1,7 @@
 """bare_metal_toolchain(): Debian's aarch64 gcc in freestanding mode, for os:none."""
 
 load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
-load(":gcc_cross.bzl", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
+load(":gcc_cross.bzl", "GCC_UNFILTERED_COMPILE_FLAGS", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
 
 def bare_metal_toolchain(name, cpu, triple):
     """Declares `<name>_config`, `<name>_cc` and the toolchain `<name>`.
@@ -37,13 +37,7 @@ def bare_metal_toolchain(name, cpu, triple):
         link_flags = ["-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"],
         link_libs = ["-lgcc"],
         opt_link_flags = ["-Wl,--gc-sections"],
-        unfiltered_compile_flags = [
-            "-fno-canonical-system-headers",
-            "-Wno-builtin-macro-redefined",
-            "-D__DATE__=\"redacted\"",
-            "-D__TIMESTAMP__=\"redacted\"",
-            "-D__TIME__=\"redacted\"",
-        ],
+        unfiltered_compile_flags = GCC_UNFILTERED_COMPILE_FLAGS,
         coverage_compile_flags = ["--coverage"],
         coverage_link_flags = ["--coverage"],
         supports_start_end_lib = False,

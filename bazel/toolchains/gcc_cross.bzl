@@ -1,5 +1,14 @@
 """What every toolchain built on one of Debian's cross gcc's shares."""
 
+# Reproducible outputs: no build timestamps, no absolute system header paths.
+GCC_UNFILTERED_COMPILE_FLAGS = [
+    "-fno-canonical-system-headers",
+    "-Wno-builtin-macro-redefined",
+    "-D__DATE__=\"redacted\"",
+    "-D__TIMESTAMP__=\"redacted\"",
+    "-D__TIME__=\"redacted\"",
+]
+
 def gcc_tool_paths(triple):
     """tool_paths for cc_toolchain_config: /usr/bin/<triple>-<tool>."""
     gcc = "/usr/bin/%s-" % triple

@@ -1,7 +1,7 @@
 """linux_cross_toolchain(): a Bazel C++ toolchain for one of Debian's cross gcc's."""
 
 load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
-load(":gcc_cross.bzl", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
+load(":gcc_cross.bzl", "GCC_UNFILTERED_COMPILE_FLAGS", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
 
 def linux_cross_toolchain(cpu, triple):
     """Declares `<cpu>_config`, `<cpu>_cc` and the toolchain `<cpu>`.
@@ -40,13 +40,7 @@ def linux_cross_toolchain(cpu, triple):
         link_flags = ["-Wl,-z,relro,-z,now", "-pass-exit-codes"],
         link_libs = ["-lstdc++", "-lm", "-lpthread"],
         opt_link_flags = ["-Wl,--gc-sections"],
-        unfiltered_compile_flags = [
-            "-fno-canonical-system-headers",
-            "-Wno-builtin-macro-redefined",
-            "-D__DATE__=\"redacted\"",
-            "-D__TIMESTAMP__=\"redacted\"",
-            "-D__TIME__=\"redacted\"",
-        ],
+        unfiltered_compile_flags = GCC_UNFILTERED_COMPILE_FLAGS,
         coverage_compile_flags = ["--coverage"],
         coverage_link_flags = ["--coverage"],
         supports_start_end_lib = False,

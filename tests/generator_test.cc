@@ -3,18 +3,25 @@
 #include "fringe/generator/generator.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <execinfo.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cfenv>
 #include <cmath>
+#include <csignal>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -504,7 +511,8 @@ TEST(GeneratorTest, ResumedFromDifferentThreadsOneAtATime) {
   // `const`, so the compiler may reuse its value across a Suspend (see
   // README: thread identity and thread_local addresses in migrating bodies).
   std::vector<long> ids;
-  Generator<int, int> g(NewStack(), [&](Yielder<int, int>& y, int n) {
+  Generator<int, int> g(kMigratable, NewStack(), [&](Yielder<int, int>& y,
+                                                     int n) {
     for (;;) {
       ids.push_back(syscall(SYS_gettid));
       try {
@@ -565,6 +573,233 @@ TEST(GeneratorTest, BacktraceInsideTheBodyReachesTheCallerOfResume) {
   EXPECT_NE(std::find(names.begin(), names.end(), "main"), names.end())
       << ::testing::PrintToString(names);
 }
+
+// The outside review's defects, one property each (issue 11).
+
+TEST(GeneratorTest, IteratorEqualsEndAfterTheBodyThrowsFromIncrement) {
+  Generator<void, std::string> g(NewStack(), [](auto& y) {
+    y.Suspend(std::string(100, 'x'));  // Heap-allocated: ASan sees a reuse.
+    throw std::runtime_error("boom");
+  });
+  auto it = g.begin();
+  ASSERT_NE(it, g.end());
+  EXPECT_EQ(*it, std::string(100, 'x'));
+  EXPECT_THROW(++it, std::runtime_error);
+  EXPECT_TRUE(g.done());
+  EXPECT_TRUE(it == g.end());
+}
+
+TEST(GeneratorTest, BeginThrowsAndTheRangeIsThenEmpty) {
+  Generator<void, int> g(NewStack(), [](auto&) -> void {
+    throw std::runtime_error("at once");
+  });
+  EXPECT_THROW(g.begin(), std::runtime_error);
+  EXPECT_TRUE(g.begin() == g.end());
+}
+
+TEST(GeneratorTest, AbandonDestroysTheBodyOfAFinishedGenerator) {
+  auto owned = std::make_shared<int>(1);
+  Generator<void, int> g(NewStack(), [owned](auto& y) { y.Suspend(*owned); });
+  EXPECT_EQ(g.Resume(), 1);
+  EXPECT_EQ(g.Resume(), std::nullopt);
+  EXPECT_EQ(owned.use_count(), 2);
+  OsStack stack = std::move(g).Abandon();
+  EXPECT_EQ(owned.use_count(), 1);
+}
+
+TEST(GeneratorTest, AbandonDestroysTheBodyOfANeverStartedGenerator) {
+  auto owned = std::make_shared<int>(1);
+  Generator<void, int> g(NewStack(), [owned](auto& y) { y.Suspend(*owned); });
+  EXPECT_EQ(owned.use_count(), 2);
+  OsStack stack = std::move(g).Abandon();
+  EXPECT_EQ(owned.use_count(), 1);
+}
+
+// pthread_exit() and cancellation unwind the body, finish the generator and
+// go on unwinding the resumer on the thread's own stack.
+struct ThreadExitProbe {
+  bool body_unwound = false;
+  bool resumer_unwound = false;
+  bool generator_done_while_unwinding = false;
+  bool inside = false;
+};
+
+struct SetOnDestruction {
+  bool* flag;
+  ~SetOnDestruction() { *flag = true; }
+};
+
+void* ExitInsideBody(void* arg) {
+  auto* probe = static_cast<ThreadExitProbe*>(arg);
+  SetOnDestruction resumer{&probe->resumer_unwound};
+  Generator<void, int> g(NewStack(), [probe](Yielder<void, int>& y) {
+    SetOnDestruction body{&probe->body_unwound};
+    y.Suspend(1);
+    pthread_exit(reinterpret_cast<void*>(42));
+  });
+  struct CheckDone {
+    Generator<void, int>* g;
+    ThreadExitProbe* probe;
+    ~CheckDone() { probe->generator_done_while_unwinding = g->done(); }
+  } check{&g, probe};
+  g.Resume();
+  g.Resume();  // Exits the thread.
+  ADD_FAILURE() << "Resume() returned after pthread_exit in the body";
+  return nullptr;
+}
+
+TEST(GeneratorTest, PthreadExitInsideTheBodyExitsTheThreadAfterUnwinding) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  ThreadExitProbe probe;
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(&thread, nullptr, ExitInsideBody, &probe), 0);
+  void* result = nullptr;
+  ASSERT_EQ(pthread_join(thread, &result), 0);
+  EXPECT_EQ(result, reinterpret_cast<void*>(42));
+  EXPECT_TRUE(probe.body_unwound);
+  EXPECT_TRUE(probe.resumer_unwound);
+  EXPECT_TRUE(probe.generator_done_while_unwinding);
+}
+
+void* CancelledInsideBody(void* arg) {
+  auto* probe = static_cast<ThreadExitProbe*>(arg);
+  SetOnDestruction resumer{&probe->resumer_unwound};
+  Generator<void, int> g(NewStack(), [probe](Yielder<void, int>&) {
+    SetOnDestruction body{&probe->body_unwound};
+    __atomic_store_n(&probe->inside, true, __ATOMIC_RELEASE);
+    for (;;) {
+      pthread_testcancel();
+      usleep(1000);
+    }
+  });
+  struct CheckDone {
+    Generator<void, int>* g;
+    ThreadExitProbe* probe;
+    ~CheckDone() { probe->generator_done_while_unwinding = g->done(); }
+  } check{&g, probe};
+  g.Resume();
+  ADD_FAILURE() << "Resume() returned after cancellation in the body";
+  return nullptr;
+}
+
+TEST(GeneratorTest, ThreadCancellationInsideTheBodyUnwindsBothStacks) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  ThreadExitProbe probe;
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(&thread, nullptr, CancelledInsideBody, &probe), 0);
+  while (!__atomic_load_n(&probe.inside, __ATOMIC_ACQUIRE)) usleep(100);
+  ASSERT_EQ(pthread_cancel(thread), 0);
+  void* result = nullptr;
+  ASSERT_EQ(pthread_join(thread, &result), 0);
+  EXPECT_EQ(result, PTHREAD_CANCELED);
+  EXPECT_TRUE(probe.body_unwound);
+  EXPECT_TRUE(probe.resumer_unwound);
+  EXPECT_TRUE(probe.generator_done_while_unwinding);
+}
+
+// A signal handler runs on whatever stack is current, so the smallest stack
+// a generator accepts must hold a signal frame (about 3 KiB with AVX-512
+// state) besides the body's frames.
+volatile std::sig_atomic_t signal_seen = 0;
+
+TEST(GeneratorTest, SmallestAcceptedStackHoldsASignalFrame) {
+  struct sigaction action = {}, old = {};
+  action.sa_handler = [](int) { signal_seen = 1; };
+  ASSERT_EQ(sigaction(SIGUSR1, &action, &old), 0);
+  // [canary | stack]: the stack is the smallest a generator accepts.
+  constexpr std::size_t kCanary = 16 * 1024;
+  alignas(64) static std::byte memory[kCanary + 64 * 1024];
+  std::fill(memory, memory + kCanary, std::byte{0x5a});
+  auto body = [](Yielder<void, int>& y) {
+    raise(SIGUSR1);
+    y.Suspend(1);
+  };
+  std::size_t size = generator_internal::MinimumStackSize<decltype(body)>();
+  auto slice = SliceStack::Create(std::span(memory + kCanary, size));
+  ASSERT_TRUE(slice.ok()) << slice.status();
+  {
+    Generator<void, int, SliceStack> g(kUnguarded, *std::move(slice), body);
+    EXPECT_EQ(g.Resume(), 1);
+  }
+  EXPECT_EQ(signal_seen, 1);
+  EXPECT_EQ(std::count(memory, memory + kCanary, std::byte{0x5a}), kCanary)
+      << "the signal frame ran below the stack's limit";
+  sigaction(SIGUSR1, &old, nullptr);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// The psABI makes MXCSR's control bits and the x87 control word callee-saved:
+// each generator keeps its own, like a function call's caller does.
+double Third() {
+  volatile double one = 1.0, three = 3.0;
+  return one / three;
+}
+int X87Rounding() {
+  unsigned short cw;
+  asm volatile("fnstcw %0" : "=m"(cw));
+  return cw & 0xc00;
+}
+
+TEST(GeneratorTest, FloatingPointControlIsPerGenerator) {
+  ASSERT_EQ(fegetround(), FE_TONEAREST);
+  const double nearest = Third();
+  fesetround(FE_UPWARD);
+  const double upward = Third();
+  fesetround(FE_DOWNWARD);
+  const double downward = Third();
+  fesetround(FE_TONEAREST);
+  ASSERT_NE(nearest, upward);
+  ASSERT_NE(upward, downward);
+
+  std::vector<double> seen;
+  std::vector<int> modes;
+  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    modes.push_back(fegetround());  // The creator's.
+    fesetround(FE_UPWARD);
+    seen.push_back(Third());
+    y.Suspend(1);
+    modes.push_back(fegetround());  // Still ours, whatever the resumer did.
+    seen.push_back(Third());
+    modes.push_back(X87Rounding());
+  });
+  fesetround(FE_DOWNWARD);  // Resumed under another mode than created.
+  EXPECT_EQ(g.Resume(), 1);
+  EXPECT_EQ(fegetround(), FE_DOWNWARD) << "the body's mode leaked out";
+  EXPECT_EQ(Third(), downward);
+  fesetround(FE_TOWARDZERO);
+  EXPECT_EQ(g.Resume(), std::nullopt);
+  EXPECT_EQ(fegetround(), FE_TOWARDZERO) << "the body's mode leaked out";
+  EXPECT_EQ(X87Rounding(), 0xc00) << "the body's x87 control word leaked out";
+  fesetround(FE_TONEAREST);
+  ASSERT_EQ(modes.size(), 3u);
+  EXPECT_EQ(modes[0], FE_TONEAREST) << "did not start with the creator's";
+  EXPECT_EQ(modes[1], FE_UPWARD) << "the resumer's mode leaked in";
+  EXPECT_EQ(modes[2], 0x800) << "the resumer's x87 control word leaked in";
+  EXPECT_EQ(seen, (std::vector<double>{upward, upward}));
+}
+
+TEST(GeneratorTest, NewGeneratorStartsWithItsCreatorsFloatingPointControl) {
+  fesetround(FE_TOWARDZERO);
+  int mode = -1;
+  Generator<void, int> g(NewStack(),
+                         [&](Yielder<void, int>&) { mode = fegetround(); });
+  fesetround(FE_TONEAREST);
+  g.Resume();
+  EXPECT_EQ(mode, FE_TOWARDZERO);
+  EXPECT_EQ(fegetround(), FE_TONEAREST);
+}
+
+TEST(GeneratorTest, FloatingPointStatusFlagsAreTheThreads) {
+  std::feclearexcept(FE_ALL_EXCEPT);
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    Third();  // Inexact.
+    y.Suspend(1);
+  });
+  g.Resume();
+  EXPECT_TRUE(std::fetestexcept(FE_INEXACT)) << "the body's flag was lost";
+  std::feclearexcept(FE_ALL_EXCEPT);
+}
+#endif
 
 // Misuse dies with one line naming the mistake.
 void ResumeFromOwnBody() {
@@ -629,6 +864,70 @@ void CreateOnTinyStack() {
 TEST(GeneratorDeathTest, StackTooSmallAborts) {
   EXPECT_DEATH(CreateOnTinyStack(),
                "fringe: Generator: the stack is too small");
+}
+
+// Resumed from another thread than the first resume's: errno, thread_local
+// and pthread_self() in the body may refer to the first thread.
+void ResumeFromAnotherThread() {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    for (;;) y.Suspend(errno);
+  });
+  g.Resume();
+  std::thread([&] { g.Resume(); }).join();
+}
+
+TEST(GeneratorDeathTest, ResumingAPinnedGeneratorFromAnotherThreadAborts) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  EXPECT_DEATH(ResumeFromAnotherThread(),
+               "fringe: .*another thread.*fringe::kMigratable");
+}
+
+// Suspended inside a destructor: the unwind would throw out of it.
+void DestroySuspendedInsideADestructor() {
+  auto* g = new Generator<void, int>(NewStack(), [](Yielder<void, int>& y) {
+    struct SuspendsWhenDestroyed {
+      Yielder<void, int>* y;
+      ~SuspendsWhenDestroyed() { y->Suspend(2); }
+    };
+    SuspendsWhenDestroyed s{&y};
+    y.Suspend(1);
+  });
+  g->Resume();  // 1
+  g->Resume();  // 2, from the destructor.
+  delete g;
+}
+
+TEST(GeneratorDeathTest, DestroyingAGeneratorSuspendedInADestructorNamesAbandon) {
+  EXPECT_DEATH(DestroySuspendedInsideADestructor(),
+               "fringe: .*cannot be unwound.*Abandon\\(\\)");
+}
+
+// Suspended below a noexcept function: the unwind would leave it.
+void SuspendBelowNoexcept(Yielder<void, int>& y) noexcept { y.Suspend(1); }
+
+void DestroySuspendedBelowNoexcept() {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    SuspendBelowNoexcept(y);
+  });
+  g.Resume();
+}
+
+TEST(GeneratorDeathTest, DestroyingAGeneratorSuspendedBelowNoexceptNamesAbandon) {
+  EXPECT_DEATH(DestroySuspendedBelowNoexcept(),
+               "fringe: .*cannot be unwound.*Abandon\\(\\)");
+}
+
+void CreateOnOneKibibyteStack() {
+  alignas(16) static std::byte memory[1024];
+  Generator<void, int, SliceStack> g(
+      kUnguarded, *SliceStack::Create(memory),
+      [](Yielder<void, int>& y) { y.Suspend(1); });
+}
+
+TEST(GeneratorDeathTest, StackTooSmallForASignalFrameAbortsSayingTheSizes) {
+  EXPECT_DEATH(CreateOnOneKibibyteStack(),
+               "fringe: Generator: the stack is too small: 1024 bytes, "
+               "[0-9]+ needed");
 }
 
 #if defined(__SANITIZE_THREAD__)

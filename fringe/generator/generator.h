@@ -60,7 +60,14 @@
 #if defined(__cpp_exceptions)
 #include <exception>
 #endif
+#if defined(__GLIBCXX__) && defined(__cpp_exceptions)
+#include <cxxabi.h>  // abi::__forced_unwind: thread exit and cancellation
+#endif
+#if __STDC_HOSTED__
+#include <unistd.h>  // sysconf(_SC_MINSIGSTKSZ)
+#endif
 
+#include "fringe/arch/cpu_state.h"
 #include "fringe/arch/switch.h"
 #include "fringe/generator/internal/exception_state.h"
 #include "fringe/generator/internal/fatal.h"
@@ -85,6 +92,16 @@ inline constexpr struct UnguardedTag {
   explicit UnguardedTag() = default;
 } kUnguarded{};
 
+// Passed to Generator's constructor (after kUnguarded, if both) to allow
+// resuming the generator from any thread, one at a time. Without it a
+// generator is pinned to the thread that first resumes it, because a
+// compiler may keep a thread's identity across a Suspend() in the body:
+// errno, thread_local addresses and pthread_self() can then refer to the
+// previous thread (see README, "Threads").
+inline constexpr struct MigratableTag {
+  explicit MigratableTag() = default;
+} kMigratable{};
+
 // Thrown by Yielder::Suspend inside a generator that is being destroyed (or
 // Unwrap()ped) while suspended, to unwind the body's stack. Not derived from
 // std::exception on purpose; a body that catches everything must rethrow it:
@@ -104,11 +121,13 @@ inline constexpr std::uintptr_t kUnwindWord = 1;
 inline constexpr std::uintptr_t kReturnedWord = 0;
 inline constexpr std::uintptr_t kThrewWord = 1;
 inline constexpr std::uintptr_t kSuspendedVoidWord = 2;
+inline constexpr std::uintptr_t kThreadExitWord = 3;  // Exit/cancel in flight.
 
 // What the generator and its owner share, at the top of the generator's
 // stack (so it never moves when the Generator object does).
 struct ControlBase {
   SwitchHooks hooks;
+  arch_internal::FpControl fp_control;  // The creator's, for the first entry.
 #if defined(__cpp_exceptions)
   std::exception_ptr exception;  // What escaped the body.
 #endif
@@ -121,8 +140,51 @@ struct Control : ControlBase {
   F body;
 };
 
-// Room the body gets at the very least, besides the control block.
-inline constexpr std::size_t kMinimumStackRoom = 256;
+// Room the body gets at the very least, besides the control block: its
+// first frames and a signal handler's, and a signal frame, which the kernel
+// writes on whatever stack is running (3.5 KiB with AVX-512 state, up to 11
+// KiB with AMX). glibc's sysconf(_SC_MINSIGSTKSZ) reads the kernel's figure
+// for this CPU (AT_MINSIGSTKSZ). Stacks of kSurelyEnoughRoom never ask.
+inline constexpr std::size_t kFrameRoom = 1024;
+inline constexpr std::size_t kSurelyEnoughRoom = 64 * 1024;
+
+inline std::size_t MinimumStackRoom() {
+#if __STDC_HOSTED__ && defined(_SC_MINSIGSTKSZ)
+  static const std::size_t room = [] {
+    long signal_frame = sysconf(_SC_MINSIGSTKSZ);
+    std::size_t room =
+        kFrameRoom + (signal_frame > 0 ? std::size_t(signal_frame) : 2048);
+    return (room + kStackAlignment - 1) & ~(kStackAlignment - 1);
+  }();
+  return room;
+#else
+  return kFrameRoom;  // Freestanding: no signals.
+#endif
+}
+
+template <typename F>
+constexpr std::size_t ControlAlignment() {
+  return alignof(Control<F>) > kStackAlignment ? alignof(Control<F>)
+                                               : kStackAlignment;
+}
+
+// The smallest stack (base - limit, both kStackAlignment-aligned) that a
+// generator whose body is an F accepts.
+template <typename F>
+std::size_t MinimumStackSize() {
+  constexpr std::size_t kAlign = ControlAlignment<F>();
+  return ((sizeof(Control<F>) + kAlign - 1) & ~(kAlign - 1)) +
+         MinimumStackRoom();
+}
+
+#if defined(__cpp_exceptions)
+// Destroying a generator throws ForcedUnwind from its Suspend(); where that
+// cannot leave the body (inside a destructor, below a noexcept function) the
+// C++ runtime would end in a bare std::terminate. These turn that into one
+// line naming the fix. (exception_state.cc)
+void BeginForcedUnwind();  // In the body, just before the throw.
+void EndForcedUnwind();    // In the body, once it reached the entry.
+#endif
 
 template <typename T>
 using ValueOrEmpty = std::conditional_t<std::is_void_v<T>, std::nullptr_t, T>;
@@ -162,16 +224,21 @@ class Yielder {
       : resumer_(resumer), control_(control) {}
 
   std::uintptr_t SwitchOut(std::uintptr_t word) {
+    arch_internal::FpControl fp = arch_internal::ReadFpControl();
     control_->hooks.BeforeSuspend(/*final=*/false);
     arch_internal::Transfer t = arch_internal::Switch(word, resumer_);
     control_->hooks.OnEnter();
+    arch_internal::RestoreFpControl(fp);
     resumer_ = t.from;
     return t.arg;
   }
 
   Input Receive(std::uintptr_t word) {
 #if defined(__cpp_exceptions)
-    if (word == generator_internal::kUnwindWord) throw ForcedUnwind();
+    if (word == generator_internal::kUnwindWord) {
+      generator_internal::BeginForcedUnwind();
+      throw ForcedUnwind();
+    }
 #endif
     if constexpr (!std::is_void_v<Input>) {
       return std::move(*reinterpret_cast<Input*>(word));
@@ -189,6 +256,7 @@ template <typename Input, typename Output, typename F>
                         arch_internal::StackPointer resumer, void* context) {
   auto* control = static_cast<Control<F>*>(context);
   control->hooks.OnEnter();
+  arch_internal::RestoreFpControl(control->fp_control);
   std::uintptr_t result = kReturnedWord;
   {
     Yielder<Input, Output> yielder(resumer, control);
@@ -203,6 +271,17 @@ template <typename Input, typename Output, typename F>
 #if defined(__cpp_exceptions)
     } catch (const ForcedUnwind&) {
       // The owner is unwinding us: done.
+      EndForcedUnwind();
+#if defined(__GLIBCXX__)
+    } catch (abi::__forced_unwind&) {
+      // pthread_exit() or cancellation in the body, whose frames are now
+      // unwound. The unwind must not end here (glibc aborts with "exception
+      // not rethrown"): the resumer carries it on from its own frames
+      // (Generator::Run), as if the body had run on the thread's stack.
+      control->hooks.BeforeSuspend(/*final=*/true);
+      arch_internal::Switch(kThreadExitWord, yielder.resumer_);
+      __builtin_unreachable();
+#endif
     } catch (...) {
       control->exception = std::current_exception();
       result = kThrewWord;
@@ -232,6 +311,12 @@ using DefaultStack = NoDefaultStack;
 template <typename Input, typename Output,
           Stack S = generator_internal::DefaultStack>
 class Generator {
+  static_assert(!std::is_array_v<Input>,
+                "fringe::Generator: Input must not be an array type (it would "
+                "decay to a pointer); use std::array");
+  static_assert(!std::is_array_v<Output>,
+                "fringe::Generator: Output must not be an array type (it would "
+                "decay to a pointer); use std::array");
   static_assert(std::is_void_v<Input> || std::is_object_v<Input>,
                 "fringe::Generator: Input must be void or an object type");
   static_assert(std::is_void_v<Output> || std::is_object_v<Output>,
@@ -253,7 +338,19 @@ class Generator {
                   "Generator(fringe::kUnguarded, stack, body).");
   }
 
+  // May be resumed from any thread, one at a time (see kMigratable).
+  template <typename F>
+  Generator(MigratableTag, S stack, F&& body)
+      : Generator(std::move(stack), std::forward<F>(body)) {
+    migratable_ = true;
+  }
+
   // Accepts any Stack, guarded or not.
+  template <typename F>
+  Generator(UnguardedTag, MigratableTag, S stack, F&& body)
+      : Generator(kUnguarded, std::move(stack), std::forward<F>(body)) {
+    migratable_ = true;
+  }
   template <typename F>
   Generator(UnguardedTag, S stack, F&& body) : stack_(std::move(stack)) {
     using Body = std::decay_t<F>;
@@ -269,17 +366,22 @@ class Generator {
     using C = generator_internal::Control<Body>;
     auto base = reinterpret_cast<std::uintptr_t>(stack_.base());
     auto limit = reinterpret_cast<std::uintptr_t>(stack_.limit());
-    constexpr std::size_t kAlign =
-        alignof(C) > kStackAlignment ? alignof(C) : kStackAlignment;
+    constexpr std::size_t kAlign = generator_internal::ControlAlignment<Body>();
     std::uintptr_t top = (base - sizeof(C)) & ~(std::uintptr_t{kAlign} - 1);
     if (base < limit + sizeof(C) + kAlign ||
-        top - limit < generator_internal::kMinimumStackRoom) {
+        (top - limit < generator_internal::kSurelyEnoughRoom &&
+         top - limit < generator_internal::MinimumStackRoom())) {
       generator_internal::Fatal(
-          "Generator: the stack is too small to hold the generator's body "
-          "and a frame");
+          "Generator: the stack is too small: %zu bytes, %zu needed (%zu for "
+          "the body object, %zu for its first frames and a signal frame); "
+          "create a bigger stack",
+          std::size_t(base - limit),
+          generator_internal::MinimumStackSize<Body>(), sizeof(C),
+          generator_internal::MinimumStackRoom());
     }
     auto* control =
         ::new (reinterpret_cast<void*>(top)) C(std::forward<F>(body));
+    control->fp_control = arch_internal::ReadFpControl();
     control_ = control;
     release_control_ = [](generator_internal::ControlBase* c) {
       static_cast<C*>(c)->~C();
@@ -297,6 +399,8 @@ class Generator {
         top_(other.top_),
         sp_(other.sp_),
         started_(other.started_),
+        migratable_(other.migratable_),
+        thread_(other.thread_),
         state_(other.state_.exchange(State::kFinished, kRelaxed)),
         exception_state_(other.exception_state_) {
     if (state() == State::kRunning) {
@@ -313,6 +417,8 @@ class Generator {
       top_ = moved.top_;
       sp_ = moved.sp_;
       started_ = moved.started_;
+      migratable_ = moved.migratable_;
+      thread_ = moved.thread_;
       state_.store(moved.state_.exchange(State::kFinished, kRelaxed), kRelaxed);
       exception_state_ = moved.exception_state_;
     }
@@ -342,15 +448,21 @@ class Generator {
   }
 
   // Returns the stack without unwinding a suspended body: the destructors of
-  // everything live on it never run, so whatever the body owned leaks. The
-  // way out when unwinding is impossible (-fno-exceptions).
+  // everything live on it (and of the body object, whose operator() is still
+  // running) never run, so whatever the body owned leaks. A generator that
+  // never started or has finished has nothing live: its body object is
+  // destroyed as usual. The way out when unwinding is impossible
+  // (-fno-exceptions; a body suspended inside a destructor or below a
+  // noexcept function).
   S Abandon() && {
     if (control_ != nullptr) {
-      if (state() == State::kRunning) {
+      State state = state_.load(kRelaxed);
+      if (state == State::kRunning) {
         generator_internal::Fatal(
             "Generator::Abandon() on a running generator");
       }
       control_->hooks.OnRelease();
+      if (!(started_ && state == State::kRunnable)) release_control_(control_);
       control_ = nullptr;
       state_.store(State::kFinished, kRelaxed);
     }
@@ -424,27 +536,53 @@ class Generator {
       state_.store(State::kFinished, kRelaxed);
       std::rethrow_exception(std::exchange(control_->exception, nullptr));
     }
+#if defined(__GLIBCXX__)
+    if (word == generator_internal::kThreadExitWord) {
+      state_.store(State::kFinished, kRelaxed);
+      exception_state_.ContinueThreadExit();
+    }
+#endif
 #endif
     state_.store(State::kRunnable, kRelaxed);
     return word;
   }
 
   std::uintptr_t SwitchIn(std::uintptr_t word) {
+    std::uintptr_t thread = arch_internal::ThreadPointer();
+    if (__builtin_expect(thread != thread_, 0)) AdoptThread(thread);
     state_.store(State::kRunning, kRelaxed);
     started_ = true;
     generator_internal::ExceptionState::Token exceptions =
         exception_state_.Enter();
+    arch_internal::FpControl fp = arch_internal::ReadFpControl();
     control_->hooks.BeforeResume();
     arch_internal::Transfer t = arch_internal::SwitchAndLink(word, sp_, top_);
     control_->hooks.AfterResume();
+    arch_internal::RestoreFpControl(fp);
     exception_state_.Leave(exceptions);
     sp_ = t.from;
     return t.arg;
   }
 
+  // The first resume pins the generator to its thread; a migratable one
+  // follows whichever thread resumes it.
+  [[gnu::cold, gnu::noinline]] void AdoptThread(std::uintptr_t thread) {
+    if (thread_ != 0 && !migratable_) {
+      generator_internal::Fatal(
+          "Generator resumed (or destroyed while suspended) on another thread "
+          "than the one that first resumed it, so the body's errno, "
+          "thread_local variables and pthread_self() may still be the first "
+          "thread's. Resume it on that thread only, or construct it with "
+          "fringe::kMigratable (README: \"Threads\")");
+    }
+    thread_ = thread;
+  }
+
   // Iteration hands out the value where the body suspended it, on the
-  // generator's stack (alive until the next resume): not even a move.
+  // generator's stack (alive until the next resume): not even a move. If
+  // the body throws, the iterator is at the end from then on.
   void Advance() {
+    current_ = nullptr;
     current_ =
         reinterpret_cast<generator_internal::ValueOrEmpty<Output>*>(Run(0));
   }
@@ -495,6 +633,8 @@ class Generator {
   void* top_ = nullptr;  // Stack base for the switch: below the control block.
   arch_internal::StackPointer sp_ = nullptr;
   bool started_ = false;
+  bool migratable_ = false;
+  std::uintptr_t thread_ = 0;  // ThreadPointer() of the pinning thread.
   std::atomic<State> state_{State::kRunnable};
   generator_internal::ExceptionState exception_state_;
   generator_internal::ValueOrEmpty<Output>* current_ = nullptr;

@@ -19,9 +19,9 @@
 #ifndef FRINGE_GENERATOR_INTERNAL_EXCEPTION_STATE_H_
 #define FRINGE_GENERATOR_INTERNAL_EXCEPTION_STATE_H_
 
-#if defined(__cpp_exceptions)
-#include <cxxabi.h>
-#endif
+#include <cstdint>
+
+#include "fringe/arch/cpu_state.h"
 
 namespace fringe::generator_internal {
 
@@ -81,21 +81,47 @@ class ExceptionState {
     }
   }
 
- private:
-  // The runtime's per-thread state, found once per thread: a thread_local
-  // read is one instruction, __cxa_get_globals() is a call through the PLT.
-  static Globals* ThreadGlobals() {
-    Globals* thread = thread_globals;
-    if (__builtin_expect(thread == nullptr, 0)) {
-      thread = thread_globals =
-          reinterpret_cast<Globals*>(abi::__cxa_get_globals());
-    }
-    return thread;
+#if defined(__GLIBCXX__)
+  // After the body ended with the thread's exit or cancellation in flight
+  // (abi::__forced_unwind, caught but not finished in the generator's
+  // entry): carries on with that unwinding here, on the resumer's stack.
+  // The rethrow resumes glibc's forced unwind, with its own stop function,
+  // from the caller's frame.
+  [[noreturn]] void ContinueThreadExit() {
+    Globals* thread = ThreadGlobals();
+    thread->caught_exceptions = saved_.caught_exceptions;
+    thread->uncaught_exceptions = saved_.uncaught_exceptions;
+    has_saved_ = false;
+    saved_ = Globals{};
+    throw;
   }
-  static inline thread_local constinit Globals* thread_globals = nullptr;
+#endif
+
+ private:
+  // The runtime's per-thread state, cached per generator and keyed by the
+  // thread pointer. A thread_local (or __cxa_get_globals(), which cxxabi.h
+  // declares `const`) would let the compiler reuse one thread's address on
+  // another: code that resumes this generator from a body that migrates
+  // between threads can be inlined into that body, across its Suspend().
+  // The thread pointer is read opaquely (see fringe/arch/cpu_state.h), and
+  // the lookup is out of line, so neither can be reused. Natively it is two
+  // loads and a compare; the lookup runs once per thread a generator sees.
+  // (A thread that reuses an exited thread's pointer reuses its static TLS
+  // block too, where libstdc++ keeps these globals.)
+  Globals* ThreadGlobals() {
+    std::uintptr_t tp = arch_internal::ThreadPointer();
+    if (__builtin_expect(tp != cached_thread_, 0)) {
+      cached_globals_ = LookUpThreadGlobals();
+      cached_thread_ = tp;
+    }
+    return cached_globals_;
+  }
+  [[gnu::noinline]] static Globals* LookUpThreadGlobals();
 
   bool has_saved_ = false;
   Globals saved_;  // The generator's state while suspended, if has_saved_.
+  std::uintptr_t cached_thread_ = 0;
+  Globals* cached_globals_ = nullptr;
 };
 
 #else  // Without exceptions there is no state to keep.

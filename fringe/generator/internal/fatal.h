@@ -8,15 +8,23 @@
 #define FRINGE_GENERATOR_INTERNAL_FATAL_H_
 
 #if __STDC_HOSTED__
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #endif
 
 namespace fringe::generator_internal {
 
-[[noreturn, gnu::cold, gnu::noinline]] inline void Fatal(const char* message) {
+// `message` is a printf format.
+[[noreturn, gnu::cold, gnu::noinline, gnu::format(printf, 1, 2)]] inline void
+Fatal(const char* message, ...) {
 #if __STDC_HOSTED__
-  std::fprintf(stderr, "fringe: %s\n", message);
+  std::va_list args;
+  va_start(args, message);
+  std::fputs("fringe: ", stderr);
+  std::vfprintf(stderr, message, args);
+  std::fputc('\n', stderr);
+  va_end(args);
   std::fflush(stderr);
   std::abort();
 #else

@@ -1,0 +1,97 @@
+// fringe/arch/cpu_state.h
+//
+// CPU state that the context switch itself leaves alone, and that the
+// generator handles around it. Internal to fringe.
+//
+//  - ThreadPointer(): which thread is running, read so that the compiler
+//    cannot reuse an earlier read. Compilers treat a thread's identity as
+//    constant within a function (glibc declares __errno_location() and
+//    pthread_self() `const`; a thread_local's address is computed once), but
+//    code on a generator stack can be suspended on one thread and resumed on
+//    another. fringe pins generators to a thread with it (and keys its own
+//    per-thread caches on it), through `asm volatile`, which the compiler
+//    neither merges with another read nor moves across the switch.
+//
+//  - FpControl: the floating-point control state that the CPU's psABI makes
+//    callee-saved, so that each generator keeps its own, as a caller keeps
+//    its own across a call:
+//      x86_64, x86_32: "The control bits of the MXCSR register are
+//        callee-saved (preserved across calls), while the status bits are
+//        caller-saved. The x87 status word register is caller-saved, whereas
+//        the x87 control word is callee-saved." (System V psABI, AMD64 3.2.1;
+//        i386 2.2.1 likewise). MXCSR's sticky status flags stay the thread's.
+//      aarch64: FPCR is "global" state that only dedicated support functions
+//        change (AAPCS64, 6.1.3), so it is the thread's, not a generator's.
+//      riscv64: "fcsr ... must have thread storage duration in accordance
+//        with C11" (RISC-V psABI, "Floating-point Register Convention"), so
+//        frm is the thread's too.
+//    On the CPUs where it is per context, the generator reads both sides'
+//    state around every switch and writes it only when the sides differ:
+//    reads are cheap, while ldmxcsr and fldcw are serialising on most cores.
+
+#ifndef FRINGE_ARCH_CPU_STATE_H_
+#define FRINGE_ARCH_CPU_STATE_H_
+
+#include <cstdint>
+
+namespace fringe::arch_internal {
+
+__attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
+  std::uintptr_t tp;
+#if defined(__x86_64__)
+  asm volatile("movq %%fs:0, %0" : "=r"(tp));
+#elif defined(__i386__)
+  asm volatile("movl %%gs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+  asm volatile("mrs %0, tpidr_el0" : "=r"(tp));
+#elif defined(__riscv)
+  asm volatile("mv %0, tp" : "=r"(tp));
+#else
+#error "fringe: ThreadPointer() has no implementation for this CPU"
+#endif
+  return tp;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+
+// x86_32 too: every x86 CPU since the Pentium III has MXCSR, and fringe on
+// x86_32 needs it (glibc's fesetround sets it wherever it exists).
+struct FpControl {
+  std::uint32_t mxcsr;
+  std::uint16_t x87;
+};
+
+// MXCSR bits 0-5 are the sticky exception flags: the thread's, not kept.
+inline constexpr std::uint32_t kMxcsrStatusBits = 0x3f;
+
+__attribute__((always_inline)) inline FpControl ReadFpControl() {
+  FpControl c;
+  asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(c.mxcsr), "=m"(c.x87));
+  return c;
+}
+
+// Makes `saved` the running context's control state again, if it changed.
+__attribute__((always_inline)) inline void RestoreFpControl(
+    const FpControl& saved) {
+  FpControl now = ReadFpControl();
+  if (__builtin_expect(
+          ((now.mxcsr ^ saved.mxcsr) & ~kMxcsrStatusBits) != 0 ||
+              now.x87 != saved.x87,
+          0)) {
+    std::uint32_t mxcsr =
+        (saved.mxcsr & ~kMxcsrStatusBits) | (now.mxcsr & kMxcsrStatusBits);
+    asm volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(saved.x87));
+  }
+}
+
+#else  // The thread's, per the psABI (see the top of this file).
+
+struct FpControl {};
+inline FpControl ReadFpControl() { return {}; }
+inline void RestoreFpControl(const FpControl&) {}
+
+#endif
+
+}  // namespace fringe::arch_internal
+
+#endif  // FRINGE_ARCH_CPU_STATE_H_

@@ -1,0 +1,65 @@
+// The out-of-line parts of fringe's exception handling: the opaque lookup of
+// the C++ runtime's per-thread globals (see ExceptionState::ThreadGlobals),
+// and the check that a forced unwind can leave the body (generator.h).
+
+#include "fringe/generator/internal/exception_state.h"
+
+#if defined(__cpp_exceptions)
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <exception>
+
+#include "fringe/generator/internal/fatal.h"
+
+namespace fringe::generator_internal {
+
+#if defined(__GNUC__) && !defined(__clang__)
+// noipa: gcc must not learn that this is `const` (it calls a function
+// declared so) and merge two calls made on different threads.
+[[gnu::noipa]]
+#endif
+ExceptionState::Globals* ExceptionState::LookUpThreadGlobals() {
+  return reinterpret_cast<Globals*>(abi::__cxa_get_globals());
+}
+
+namespace {
+
+constexpr char kCannotUnwind[] =
+    "Generator destroyed while suspended where it cannot be unwound (inside a "
+    "destructor, or below a noexcept function): fringe::ForcedUnwind could "
+    "not leave the body. Call std::move(generator).Abandon() instead (it "
+    "leaks what the body owns), or suspend elsewhere";
+
+// Forced unwinds thrown on this thread and not yet back at the entry.
+thread_local int forced_unwinds_in_flight = 0;
+std::terminate_handler previous_terminate = nullptr;
+
+// The C++ runtime calls the terminate handler that was current when an
+// exception was thrown, so the first forced unwind installs this one for
+// good; it defers to the previous handler for everything else.
+[[noreturn]] void TerminateHandler() {
+  if (forced_unwinds_in_flight > 0) Fatal("%s", kCannotUnwind);
+  if (previous_terminate != nullptr) previous_terminate();
+  std::abort();
+}
+
+}  // namespace
+
+void BeginForcedUnwind() {
+  static const bool installed = [] {
+    previous_terminate = std::set_terminate(&TerminateHandler);
+    return true;
+  }();
+  (void)installed;
+  // Suspended in a destructor that runs during unwinding: a second exception
+  // would escape it, which is std::terminate whatever the handler.
+  if (std::uncaught_exceptions() > 0) Fatal("%s", kCannotUnwind);
+  ++forced_unwinds_in_flight;
+}
+
+void EndForcedUnwind() { --forced_unwinds_in_flight; }
+
+}  // namespace fringe::generator_internal
+
+#endif

@@ -74,10 +74,9 @@ __attribute__((always_inline)) inline FpControl ReadFpControl() {
 __attribute__((always_inline)) inline void RestoreFpControl(
     const FpControl& saved) {
   FpControl now = ReadFpControl();
-  if (__builtin_expect(
-          ((now.mxcsr ^ saved.mxcsr) & ~kMxcsrStatusBits) != 0 ||
-              now.x87 != saved.x87,
-          0)) {
+  if (__builtin_expect(((now.mxcsr ^ saved.mxcsr) & ~kMxcsrStatusBits) != 0 ||
+                           now.x87 != saved.x87,
+                       0)) {
     std::uint32_t mxcsr =
         (saved.mxcsr & ~kMxcsrStatusBits) | (now.mxcsr & kMxcsrStatusBits);
     asm volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(saved.x87));

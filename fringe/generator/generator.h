@@ -34,8 +34,11 @@
 //    suspended generator aborts, and std::move(g).Abandon() hands the stack
 //    back without running the body's destructors.
 //  - Resuming a running generator (from its own body, or from a second
-//    thread) aborts with a message. A generator may be resumed from
-//    different threads, one at a time.
+//    thread) aborts with a message. A generator is pinned to the thread that
+//    first resumes it; one constructed with fringe::kMigratable may be
+//    resumed from different threads, one at a time.
+//  - Floating-point control state (x86 MXCSR control bits and x87 control
+//    word) is kept per generator, as the psABI makes it callee-saved.
 //  - By default only stacks with a guard page are accepted (an overflow must
 //    trap, not corrupt memory); pass fringe::kUnguarded first to use another.
 //  - Backtraces taken in the body (gdb, backtrace(3), the exception
@@ -63,20 +66,14 @@
 #if defined(__GLIBCXX__) && defined(__cpp_exceptions)
 #include <cxxabi.h>  // abi::__forced_unwind: thread exit and cancellation
 #endif
-#if __STDC_HOSTED__
-#include <unistd.h>  // sysconf(_SC_MINSIGSTKSZ)
-#endif
 
 #include "fringe/arch/cpu_state.h"
 #include "fringe/arch/switch.h"
+#include "fringe/generator/internal/control.h"
 #include "fringe/generator/internal/exception_state.h"
 #include "fringe/generator/internal/fatal.h"
 #include "fringe/generator/internal/switch_hooks.h"
 #include "fringe/stack/stack.h"
-
-#if __STDC_HOSTED__
-#include "fringe/stack/os_stack.h"
-#endif
 
 namespace fringe {
 
@@ -111,89 +108,6 @@ class ForcedUnwind {};
 
 template <typename Input, typename Output, Stack S>
 class Generator;
-
-namespace generator_internal {
-
-// Words that travel with a switch, besides pointers to values.
-// Into the generator: a pointer to the input (or 0 for Input = void), or:
-inline constexpr std::uintptr_t kUnwindWord = 1;
-// Out of the generator: a pointer to the output, or one of:
-inline constexpr std::uintptr_t kReturnedWord = 0;
-inline constexpr std::uintptr_t kThrewWord = 1;
-inline constexpr std::uintptr_t kSuspendedVoidWord = 2;
-inline constexpr std::uintptr_t kThreadExitWord = 3;  // Exit/cancel in flight.
-
-// What the generator and its owner share, at the top of the generator's
-// stack (so it never moves when the Generator object does).
-struct ControlBase {
-  SwitchHooks hooks;
-  arch_internal::FpControl fp_control;  // The creator's, for the first entry.
-#if defined(__cpp_exceptions)
-  std::exception_ptr exception;  // What escaped the body.
-#endif
-};
-
-template <typename F>
-struct Control : ControlBase {
-  explicit Control(F&& f) : body(std::move(f)) {}
-  explicit Control(const F& f) : body(f) {}
-  F body;
-};
-
-// Room the body gets at the very least, besides the control block: its
-// first frames and a signal handler's, and a signal frame, which the kernel
-// writes on whatever stack is running (3.5 KiB with AVX-512 state, up to 11
-// KiB with AMX). glibc's sysconf(_SC_MINSIGSTKSZ) reads the kernel's figure
-// for this CPU (AT_MINSIGSTKSZ). Stacks of kSurelyEnoughRoom never ask.
-inline constexpr std::size_t kFrameRoom = 1024;
-inline constexpr std::size_t kSurelyEnoughRoom = 64 * 1024;
-
-inline std::size_t MinimumStackRoom() {
-#if __STDC_HOSTED__ && defined(_SC_MINSIGSTKSZ)
-  static const std::size_t room = [] {
-    long signal_frame = sysconf(_SC_MINSIGSTKSZ);
-    std::size_t room =
-        kFrameRoom + (signal_frame > 0 ? std::size_t(signal_frame) : 2048);
-    return (room + kStackAlignment - 1) & ~(kStackAlignment - 1);
-  }();
-  return room;
-#else
-  return kFrameRoom;  // Freestanding: no signals.
-#endif
-}
-
-template <typename F>
-constexpr std::size_t ControlAlignment() {
-  return alignof(Control<F>) > kStackAlignment ? alignof(Control<F>)
-                                               : kStackAlignment;
-}
-
-// The smallest stack (base - limit, both kStackAlignment-aligned) that a
-// generator whose body is an F accepts.
-template <typename F>
-std::size_t MinimumStackSize() {
-  constexpr std::size_t kAlign = ControlAlignment<F>();
-  return ((sizeof(Control<F>) + kAlign - 1) & ~(kAlign - 1)) +
-         MinimumStackRoom();
-}
-
-#if defined(__cpp_exceptions)
-// Destroying a generator throws ForcedUnwind from its Suspend(); where that
-// cannot leave the body (inside a destructor, below a noexcept function) the
-// C++ runtime would end in a bare std::terminate. These turn that into one
-// line naming the fix. (exception_state.cc)
-void BeginForcedUnwind();  // In the body, just before the throw.
-void EndForcedUnwind();    // In the body, once it reached the entry.
-#endif
-
-template <typename T>
-using ValueOrEmpty = std::conditional_t<std::is_void_v<T>, std::nullptr_t, T>;
-
-template <typename Input, typename Output, typename F>
-[[noreturn]] void Entry(std::uintptr_t word,
-                        arch_internal::StackPointer resumer, void* context);
-
-}  // namespace generator_internal
 
 // The body's handle on its generator: Suspend hands a value to the caller of
 // Resume() and returns the input of the next Resume().
@@ -248,65 +162,6 @@ class Yielder {
   arch_internal::StackPointer resumer_;
   generator_internal::ControlBase* control_;
 };
-
-namespace generator_internal {
-
-template <typename Input, typename Output, typename F>
-[[noreturn]] void Entry(std::uintptr_t word,
-                        arch_internal::StackPointer resumer, void* context) {
-  auto* control = static_cast<Control<F>*>(context);
-  control->hooks.OnEnter();
-  arch_internal::RestoreFpControl(control->fp_control);
-  std::uintptr_t result = kReturnedWord;
-  {
-    Yielder<Input, Output> yielder(resumer, control);
-#if defined(__cpp_exceptions)
-    try {
-#endif
-      if constexpr (std::is_void_v<Input>) {
-        control->body(yielder);
-      } else {
-        control->body(yielder, std::move(*reinterpret_cast<Input*>(word)));
-      }
-#if defined(__cpp_exceptions)
-    } catch (const ForcedUnwind&) {
-      // The owner is unwinding us: done.
-      EndForcedUnwind();
-#if defined(__GLIBCXX__)
-    } catch (abi::__forced_unwind&) {
-      // pthread_exit() or cancellation in the body, whose frames are now
-      // unwound. The unwind must not end here (glibc aborts with "exception
-      // not rethrown"): the resumer carries it on from its own frames
-      // (Generator::Run), as if the body had run on the thread's stack.
-      control->hooks.BeforeSuspend(/*final=*/true);
-      arch_internal::Switch(kThreadExitWord, yielder.resumer_);
-      __builtin_unreachable();
-#endif
-    } catch (...) {
-      control->exception = std::current_exception();
-      result = kThrewWord;
-    }
-#endif
-    resumer = yielder.resumer_;
-  }
-  control->hooks.BeforeSuspend(/*final=*/true);
-  arch_internal::Switch(result, resumer);
-  __builtin_unreachable();  // Nobody switches to a finished generator.
-}
-
-#if __STDC_HOSTED__
-using DefaultStack = OsStack;
-#else
-// A freestanding build has no OS stack; Generator needs its stack named.
-struct NoDefaultStack {
-  NoDefaultStack() = delete;
-  void* base() const;
-  void* limit() const;
-};
-using DefaultStack = NoDefaultStack;
-#endif
-
-}  // namespace generator_internal
 
 template <typename Input, typename Output,
           Stack S = generator_internal::DefaultStack>
@@ -367,10 +222,11 @@ class Generator {
     auto base = reinterpret_cast<std::uintptr_t>(stack_.base());
     auto limit = reinterpret_cast<std::uintptr_t>(stack_.limit());
     constexpr std::size_t kAlign = generator_internal::ControlAlignment<Body>();
-    std::uintptr_t top = (base - sizeof(C)) & ~(std::uintptr_t{kAlign} - 1);
+    std::uintptr_t frames_base =
+        (base - sizeof(C)) & ~(std::uintptr_t{kAlign} - 1);
     if (base < limit + sizeof(C) + kAlign ||
-        (top - limit < generator_internal::kSurelyEnoughRoom &&
-         top - limit < generator_internal::MinimumStackRoom())) {
+        (frames_base - limit < generator_internal::kSurelyEnoughRoom &&
+         frames_base - limit < generator_internal::MinimumStackRoom())) {
       generator_internal::Fatal(
           "Generator: the stack is too small: %zu bytes, %zu needed (%zu for "
           "the body object, %zu for its first frames and a signal frame); "
@@ -380,15 +236,15 @@ class Generator {
           generator_internal::MinimumStackRoom());
     }
     auto* control =
-        ::new (reinterpret_cast<void*>(top)) C(std::forward<F>(body));
+        ::new (reinterpret_cast<void*>(frames_base)) C(std::forward<F>(body));
     control->fp_control = arch_internal::ReadFpControl();
     control_ = control;
     release_control_ = [](generator_internal::ControlBase* c) {
       static_cast<C*>(c)->~C();
     };
-    top_ = reinterpret_cast<void*>(top);
+    frames_base_ = reinterpret_cast<void*>(frames_base);
     sp_ = arch_internal::InitStack(
-        top_, &generator_internal::Entry<Input, Output, Body>, control);
+        frames_base_, &generator_internal::Entry<Input, Output, Body>, control);
     control->hooks.OnCreate(stack_.limit(), stack_.base());
   }
 
@@ -396,14 +252,13 @@ class Generator {
       : stack_(std::move(other.stack_)),
         control_(std::exchange(other.control_, nullptr)),
         release_control_(other.release_control_),
-        top_(other.top_),
+        frames_base_(other.frames_base_),
         sp_(other.sp_),
-        started_(other.started_),
         migratable_(other.migratable_),
         thread_(other.thread_),
-        state_(other.state_.exchange(State::kFinished, kRelaxed)),
+        phase_(other.phase_.exchange(Phase::kFinished, kRelaxed)),
         exception_state_(other.exception_state_) {
-    if (state() == State::kRunning) {
+    if (phase_.load(kRelaxed) == Phase::kRunning) {
       generator_internal::Fatal("Generator moved while it is running");
     }
   }
@@ -414,12 +269,11 @@ class Generator {
       stack_ = std::move(moved.stack_);
       control_ = std::exchange(moved.control_, nullptr);
       release_control_ = moved.release_control_;
-      top_ = moved.top_;
+      frames_base_ = moved.frames_base_;
       sp_ = moved.sp_;
-      started_ = moved.started_;
       migratable_ = moved.migratable_;
       thread_ = moved.thread_;
-      state_.store(moved.state_.exchange(State::kFinished, kRelaxed), kRelaxed);
+      phase_.store(moved.phase_.exchange(Phase::kFinished, kRelaxed), kRelaxed);
       exception_state_ = moved.exception_state_;
     }
     return *this;
@@ -437,8 +291,17 @@ class Generator {
   template <typename I = Input>
   requires std::is_void_v<I> ResumeResult Resume() { return ResumeWith(0); }
 
-  State state() const { return state_.load(kRelaxed); }
-  bool done() const { return state() == State::kFinished; }
+  State state() const {
+    switch (phase_.load(kRelaxed)) {
+      case Phase::kRunning:
+        return State::kRunning;
+      case Phase::kFinished:
+        return State::kFinished;
+      default:
+        return State::kRunnable;
+    }
+  }
+  bool done() const { return phase_.load(kRelaxed) == Phase::kFinished; }
 
   // Finishes the generator (unwinding it first if suspended) and returns its
   // stack for reuse.
@@ -456,15 +319,15 @@ class Generator {
   // noexcept function).
   S Abandon() && {
     if (control_ != nullptr) {
-      State state = state_.load(kRelaxed);
-      if (state == State::kRunning) {
+      Phase phase = phase_.load(kRelaxed);
+      if (phase == Phase::kRunning) {
         generator_internal::Fatal(
             "Generator::Abandon() on a running generator");
       }
       control_->hooks.OnRelease();
-      if (!(started_ && state == State::kRunnable)) release_control_(control_);
+      if (phase != Phase::kSuspended) release_control_(control_);
       control_ = nullptr;
-      state_.store(State::kFinished, kRelaxed);
+      phase_.store(Phase::kFinished, kRelaxed);
     }
     return std::move(stack_);
   }
@@ -519,44 +382,44 @@ class Generator {
   // Runs the body until it suspends (returns the word it sent: a pointer to
   // its output) or finishes (returns kReturnedWord, or rethrows).
   std::uintptr_t Run(std::uintptr_t word) {
-    State state = state_.load(kRelaxed);
-    if (state != State::kRunnable) {
-      if (state == State::kFinished) return generator_internal::kReturnedWord;
+    Phase phase = phase_.load(kRelaxed);
+    if (phase > Phase::kSuspended) {
+      if (phase == Phase::kFinished) return generator_internal::kReturnedWord;
       generator_internal::Fatal(
           "Generator::Resume() called on a running generator (from inside "
           "its own body, or from two threads at once)");
     }
     word = SwitchIn(word);
     if (word == generator_internal::kReturnedWord) {
-      state_.store(State::kFinished, kRelaxed);
+      phase_.store(Phase::kFinished, kRelaxed);
       return word;
     }
 #if defined(__cpp_exceptions)
     if (word == generator_internal::kThrewWord) {
-      state_.store(State::kFinished, kRelaxed);
+      phase_.store(Phase::kFinished, kRelaxed);
       std::rethrow_exception(std::exchange(control_->exception, nullptr));
     }
 #if defined(__GLIBCXX__)
     if (word == generator_internal::kThreadExitWord) {
-      state_.store(State::kFinished, kRelaxed);
+      phase_.store(Phase::kFinished, kRelaxed);
       exception_state_.ContinueThreadExit();
     }
 #endif
 #endif
-    state_.store(State::kRunnable, kRelaxed);
+    phase_.store(Phase::kSuspended, kRelaxed);
     return word;
   }
 
   std::uintptr_t SwitchIn(std::uintptr_t word) {
     std::uintptr_t thread = arch_internal::ThreadPointer();
     if (__builtin_expect(thread != thread_, 0)) AdoptThread(thread);
-    state_.store(State::kRunning, kRelaxed);
-    started_ = true;
+    phase_.store(Phase::kRunning, kRelaxed);
     generator_internal::ExceptionState::Token exceptions =
         exception_state_.Enter();
     arch_internal::FpControl fp = arch_internal::ReadFpControl();
     control_->hooks.BeforeResume();
-    arch_internal::Transfer t = arch_internal::SwitchAndLink(word, sp_, top_);
+    arch_internal::Transfer t =
+        arch_internal::SwitchAndLink(word, sp_, frames_base_);
     control_->hooks.AfterResume();
     arch_internal::RestoreFpControl(fp);
     exception_state_.Leave(exceptions);
@@ -591,11 +454,11 @@ class Generator {
   // hooks; the stack itself is freed by the member's destructor.
   void Release() {
     if (control_ == nullptr) return;
-    State state = state_.load(kRelaxed);
-    if (state == State::kRunning) {
+    Phase phase = phase_.load(kRelaxed);
+    if (phase == Phase::kRunning) {
       generator_internal::Fatal("Generator destroyed while it is running");
     }
-    if (started_ && state == State::kRunnable) {
+    if (phase == Phase::kSuspended) {
 #if defined(__cpp_exceptions)
       std::uintptr_t word = SwitchIn(generator_internal::kUnwindWord);
       if (word != generator_internal::kReturnedWord) {
@@ -613,7 +476,7 @@ class Generator {
           "(it leaks what the body owns)");
 #endif
     }
-    state_.store(State::kFinished, kRelaxed);
+    phase_.store(Phase::kFinished, kRelaxed);
     control_->hooks.OnRelease();
     release_control_(control_);
     control_ = nullptr;
@@ -630,15 +493,68 @@ class Generator {
   S stack_;
   generator_internal::ControlBase* control_ = nullptr;
   void (*release_control_)(generator_internal::ControlBase*) = nullptr;
-  void* top_ = nullptr;  // Stack base for the switch: below the control block.
+  // The base the body's frames start from: below the control block, which
+  // sits at the stack's base().
+  void* frames_base_ = nullptr;
   arch_internal::StackPointer sp_ = nullptr;
-  bool started_ = false;
   bool migratable_ = false;
   std::uintptr_t thread_ = 0;  // ThreadPointer() of the pinning thread.
-  std::atomic<State> state_{State::kRunnable};
+  // State, with kRunnable split in two: only a suspended body has frames to
+  // unwind. One byte; Run() tests "runnable" with one compare.
+  enum class Phase : std::uint8_t { kNew, kSuspended, kRunning, kFinished };
+  std::atomic<Phase> phase_{Phase::kNew};
   generator_internal::ExceptionState exception_state_;
   generator_internal::ValueOrEmpty<Output>* current_ = nullptr;
 };
+
+// End of public interfaces. Implementation details follow.
+
+namespace generator_internal {
+
+template <typename Input, typename Output, typename F>
+[[noreturn]] void Entry(std::uintptr_t word,
+                        arch_internal::StackPointer resumer, void* context) {
+  auto* control = static_cast<Control<F>*>(context);
+  control->hooks.OnEnter();
+  arch_internal::RestoreFpControl(control->fp_control);
+  std::uintptr_t result = kReturnedWord;
+  {
+    Yielder<Input, Output> yielder(resumer, control);
+#if defined(__cpp_exceptions)
+    try {
+#endif
+      if constexpr (std::is_void_v<Input>) {
+        control->body(yielder);
+      } else {
+        control->body(yielder, std::move(*reinterpret_cast<Input*>(word)));
+      }
+#if defined(__cpp_exceptions)
+    } catch (const ForcedUnwind&) {
+      // The owner is unwinding us: done.
+      EndForcedUnwind();
+#if defined(__GLIBCXX__)
+    } catch (abi::__forced_unwind&) {
+      // pthread_exit() or cancellation in the body, whose frames are now
+      // unwound. The unwind must not end here (glibc aborts with "exception
+      // not rethrown"): the resumer carries it on from its own frames
+      // (Generator::Run), as if the body had run on the thread's stack.
+      control->hooks.BeforeSuspend(/*final=*/true);
+      arch_internal::Switch(kThreadExitWord, yielder.resumer_);
+      __builtin_unreachable();
+#endif
+    } catch (...) {
+      control->exception = std::current_exception();
+      result = kThrewWord;
+    }
+#endif
+    resumer = yielder.resumer_;
+  }
+  control->hooks.BeforeSuspend(/*final=*/true);
+  arch_internal::Switch(result, resumer);
+  __builtin_unreachable();  // Nobody switches to a finished generator.
+}
+
+}  // namespace generator_internal
 
 }  // namespace fringe
 

@@ -19,7 +19,8 @@ namespace fringe::generator_internal {
 // declared so) and merge two calls made on different threads.
 [[gnu::noipa]]
 #endif
-ExceptionState::Globals* ExceptionState::LookUpThreadGlobals() {
+ExceptionState::Globals*
+ExceptionState::LookUpThreadGlobals() {
   return reinterpret_cast<Globals*>(abi::__cxa_get_globals());
 }
 

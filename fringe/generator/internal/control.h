@@ -1,0 +1,131 @@
+// fringe/generator/internal/control.h
+//
+// What a generator and its owner share, and the words they pass at a switch.
+// Internal to fringe: included by fringe/generator/generator.h.
+
+#ifndef FRINGE_GENERATOR_INTERNAL_CONTROL_H_
+#define FRINGE_GENERATOR_INTERNAL_CONTROL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#if defined(__cpp_exceptions)
+#include <exception>
+#endif
+#if __STDC_HOSTED__
+#include <unistd.h>  // sysconf(_SC_MINSIGSTKSZ)
+#endif
+
+#include "fringe/arch/cpu_state.h"
+#include "fringe/arch/switch.h"
+#include "fringe/generator/internal/switch_hooks.h"
+#include "fringe/stack/stack.h"
+
+#if __STDC_HOSTED__
+#include "fringe/stack/os_stack.h"
+#endif
+
+namespace fringe {
+namespace generator_internal {
+
+// Words that travel with a switch, besides pointers to values.
+// Into the generator: a pointer to the input (or 0 for Input = void), or:
+inline constexpr std::uintptr_t kUnwindWord = 1;
+// Out of the generator: a pointer to the output, or one of:
+inline constexpr std::uintptr_t kReturnedWord = 0;
+inline constexpr std::uintptr_t kThrewWord = 1;
+inline constexpr std::uintptr_t kSuspendedVoidWord = 2;
+inline constexpr std::uintptr_t kThreadExitWord = 3;  // Exit/cancel in flight.
+
+// What the generator and its owner share, at the top of the generator's
+// stack (so it never moves when the Generator object does).
+struct ControlBase {
+  SwitchHooks hooks;
+  arch_internal::FpControl fp_control;  // The creator's, for the first entry.
+#if defined(__cpp_exceptions)
+  std::exception_ptr exception;  // What escaped the body.
+#endif
+};
+
+template <typename F>
+struct Control : ControlBase {
+  explicit Control(F&& f) : body(std::move(f)) {}
+  explicit Control(const F& f) : body(f) {}
+  F body;
+};
+
+// Room the body gets at the very least, besides the control block: its
+// first frames and a signal handler's, and a signal frame, which the kernel
+// writes on whatever stack is running (3.5 KiB with AVX-512 state, up to 11
+// KiB with AMX). glibc's sysconf(_SC_MINSIGSTKSZ) reads the kernel's figure
+// for this CPU (AT_MINSIGSTKSZ). Stacks of kSurelyEnoughRoom never ask.
+inline constexpr std::size_t kFrameRoom = 1024;
+inline constexpr std::size_t kSurelyEnoughRoom = 64 * 1024;
+
+inline std::size_t MinimumStackRoom() {
+#if __STDC_HOSTED__ && defined(_SC_MINSIGSTKSZ)
+  static const std::size_t room = [] {
+    long signal_frame = sysconf(_SC_MINSIGSTKSZ);
+    std::size_t room =
+        kFrameRoom + (signal_frame > 0 ? std::size_t(signal_frame) : 2048);
+    return (room + kStackAlignment - 1) & ~(kStackAlignment - 1);
+  }();
+  return room;
+#else
+  return kFrameRoom;  // Freestanding: no signals.
+#endif
+}
+
+template <typename F>
+constexpr std::size_t ControlAlignment() {
+  return alignof(Control<F>) > kStackAlignment ? alignof(Control<F>)
+                                               : kStackAlignment;
+}
+
+// The smallest stack (base - limit, both kStackAlignment-aligned) that a
+// generator whose body is an F accepts.
+template <typename F>
+std::size_t MinimumStackSize() {
+  constexpr std::size_t kAlign = ControlAlignment<F>();
+  return ((sizeof(Control<F>) + kAlign - 1) & ~(kAlign - 1)) +
+         MinimumStackRoom();
+}
+
+#if defined(__cpp_exceptions)
+// Destroying a generator throws ForcedUnwind from its Suspend(); where that
+// cannot leave the body (inside a destructor, below a noexcept function) the
+// C++ runtime would end in a bare std::terminate. These turn that into one
+// line naming the fix. (exception_state.cc)
+void BeginForcedUnwind();  // In the body, just before the throw.
+void EndForcedUnwind();    // In the body, once it reached the entry.
+#endif
+
+template <typename T>
+using ValueOrEmpty = std::conditional_t<std::is_void_v<T>, std::nullptr_t, T>;
+
+template <typename Input, typename Output, typename F>
+[[noreturn]] void Entry(std::uintptr_t word,
+                        arch_internal::StackPointer resumer, void* context);
+
+}  // namespace generator_internal
+
+namespace generator_internal {
+
+#if __STDC_HOSTED__
+using DefaultStack = OsStack;
+#else
+// A freestanding build has no OS stack; Generator needs its stack named.
+struct NoDefaultStack {
+  NoDefaultStack() = delete;
+  void* base() const;
+  void* limit() const;
+};
+using DefaultStack = NoDefaultStack;
+#endif
+
+}  // namespace generator_internal
+}  // namespace fringe
+
+#endif  // FRINGE_GENERATOR_INTERNAL_CONTROL_H_

@@ -1,7 +1,8 @@
 // fringe::Generator against its peers, side by side in one binary so that
 // ratios come from one run on one machine:
 //   - resume round trip: Generator<long, long> echo vs fringe's raw arch
-//     switch, Boost.Context fiber, swapcontext;
+//     switch (alone, and with the generator's FP-control handling),
+//     Boost.Context fiber, swapcontext;
 //   - iteration: Generator<void, long> vs Boost.Coroutine2 pull_type and a
 //     C++20 stackless coroutine generator (a reference, not a peer: it has
 //     no stack of its own);
@@ -25,6 +26,7 @@
 #include "boost/context/pooled_fixedsize_stack.hpp"
 #include "boost/context/protected_fixedsize_stack.hpp"
 #include "boost/coroutine2/coroutine.hpp"
+#include "fringe/arch/cpu_state.h"
 #include "fringe/arch/switch.h"
 #include "fringe/generator/generator.h"
 #include "fringe/stack/os_stack.h"
@@ -63,6 +65,36 @@ void BM_FringeRawSwitch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FringeRawSwitch);
+
+// The raw switch plus what Generator adds for the per-context floating-point
+// control state (fringe/arch/cpu_state.h): each side reads MXCSR and the x87
+// control word before switching and compares after. The difference to
+// BM_FringeRawSwitch is its cost per round trip.
+void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
+  fringe::OsStack stack = NewStack();
+  arch::StackPointer sp = arch::InitStack(
+      stack.base(),
+      [](std::uintptr_t arg, arch::StackPointer resumer, void*) {
+        for (;;) {
+          arch::FpControl fp = arch::ReadFpControl();
+          arch::Transfer t = arch::Switch(arg, resumer);
+          arch::RestoreFpControl(fp);
+          arg = t.arg;
+          resumer = t.from;
+        }
+      },
+      nullptr);
+  std::uintptr_t i = 0;
+  for (auto _ : state) {
+    arch::FpControl fp = arch::ReadFpControl();
+    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
+    arch::RestoreFpControl(fp);
+    sp = t.from;
+    benchmark::DoNotOptimize(t.arg);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeRawSwitchWithFpControl);
 
 void BM_FringeResume(benchmark::State& state) {
   fringe::Generator<long, long> echo(

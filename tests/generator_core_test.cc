@@ -108,5 +108,62 @@ TEST(GeneratorCoreDeathTest,
 }
 #endif
 
+// Cooperative cancellation: the way a suspended generator is destroyed
+// without exceptions.
+TEST(GeneratorCoreTest, SuspendOrCancelMakesASuspendedGeneratorDestroyable) {
+  auto owned = std::make_shared<int>(7);
+  std::vector<int> seen;
+  bool returned = false;
+  {
+    Generator<int, int> g(NewStack(), [&, owned](Yielder<int, int>& y,
+                                                 int v) {
+      auto local = owned;  // Released when the body returns.
+      while (std::optional<int> next = y.SuspendOrCancel(v)) {
+        seen.push_back(*next);
+        v = *next * 2;
+      }
+      returned = true;
+    });
+    EXPECT_EQ(g.Resume(1), 1);
+    EXPECT_EQ(g.Resume(2), 4);
+    EXPECT_EQ(owned.use_count(), 3);
+  }  // Destroyed while suspended in SuspendOrCancel.
+  EXPECT_TRUE(returned);
+  EXPECT_EQ(seen, (std::vector<int>{2}));
+  EXPECT_EQ(owned.use_count(), 1);
+}
+
+TEST(GeneratorCoreTest, SuspendOrCancelWithVoidInputReturnsFalseOnCancel) {
+  int cancelled = 0;
+  {
+    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+      for (int i = 0;; ++i) {
+        if (!y.SuspendOrCancel(i)) {
+          ++cancelled;
+          return;
+        }
+      }
+    });
+    EXPECT_EQ(g.Resume(), 0);
+    EXPECT_EQ(g.Resume(), 1);
+  }
+  EXPECT_EQ(cancelled, 1);
+}
+
+void SuspendAgainAfterCancellation() {
+  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+    while (y.SuspendOrCancel(1)) {
+    }
+    y.SuspendOrCancel(2);  // Wrong: cancelled, must return.
+  });
+  g.Resume();
+}
+
+TEST(GeneratorCoreDeathTest, SuspendingAgainAfterCancellationAborts) {
+  EXPECT_DEATH(SuspendAgainAfterCancellation(),
+               "fringe: Generator: the body suspended again after "
+               "SuspendOrCancel\\(\\) reported cancellation");
+}
+
 }  // namespace
 }  // namespace fringe

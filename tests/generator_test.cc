@@ -3,6 +3,7 @@
 #include "fringe/generator/generator.h"
 
 #include <dlfcn.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <execinfo.h>
@@ -17,6 +18,8 @@
 #include <csignal>
 #include <cstddef>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -804,6 +807,58 @@ TEST(GeneratorTest, FloatingPointStatusFlagsAreTheThreads) {
   std::feclearexcept(FE_ALL_EXCEPT);
 }
 #endif
+
+// A C library's callback suspends with SuspendOrCancel: breaking out of the
+// range cancels the walk the way the library expects (FTW_STOP), so nftw
+// closes its directories and frees its memory. (Unwinding its C frames with
+// ForcedUnwind instead leaked 9 descriptors and 239 KB in the review.)
+int OpenDescriptors() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+Yielder<void, std::string>* nftw_yielder = nullptr;
+
+extern "C" int VisitPath(const char* path, const struct ::stat*, int,
+                         struct ::FTW*) {
+  return nftw_yielder->SuspendOrCancel(path) ? FTW_CONTINUE : FTW_STOP;
+}
+
+TEST(GeneratorTest, SuspendOrCancelStopsAWalkInsideACCallbackCleanly) {
+  std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) / "fringe_nftw";
+  std::filesystem::remove_all(root);
+  std::filesystem::path deep = root;
+  for (int level = 0; level < 8; ++level) {
+    deep /= "d" + std::to_string(level);
+    std::filesystem::create_directories(deep);
+    for (int f = 0; f < 4; ++f) std::ofstream(deep / std::to_string(f));
+  }
+  const int before = OpenDescriptors();
+  int walks_stopped = 0;
+  for (int round = 0; round < 50; ++round) {
+    Generator<void, std::string> paths(
+        NewStack(), [&](Yielder<void, std::string>& y) {
+          nftw_yielder = &y;
+          int result = nftw(root.c_str(), VisitPath, 16,
+                            FTW_ACTIONRETVAL | FTW_DEPTH);
+          if (result == FTW_STOP) ++walks_stopped;
+        });
+    int taken = 0;
+    for (const std::string& path : paths) {
+      EXPECT_FALSE(path.empty());
+      if (++taken == 20) break;  // Deep inside: 8 directories open.
+    }
+    EXPECT_EQ(taken, 20);
+  }
+  EXPECT_EQ(walks_stopped, 50);
+  EXPECT_EQ(OpenDescriptors(), before) << "nftw's directories leaked";
+  std::filesystem::remove_all(root);
+}
 
 // Misuse dies with one line naming the mistake.
 void ResumeFromOwnBody() {

@@ -128,6 +128,31 @@ class Yielder {
     return Receive(SwitchOut(generator_internal::kSuspendedVoidWord));
   }
 
+  // Like Suspend, but if the generator is destroyed (or Unwrap()ped) while
+  // suspended here, returns std::nullopt (Input = void: false) instead of
+  // throwing fringe::ForcedUnwind. The body must then return without
+  // suspending again (suspending again aborts). For bodies suspended inside
+  // C callbacks (nftw, qsort, ...) that must return the library's stop code
+  // rather than be unwound through C frames, and for -fno-exceptions builds,
+  // where it makes a suspended generator destroyable:
+  //
+  //   nftw(root, [](const char* path, ...) {
+  //     return yielder->SuspendOrCancel(path) ? FTW_CONTINUE : FTW_STOP;
+  //   }, 16, FTW_ACTIONRETVAL);
+  using CancellableInput =
+      std::conditional_t<std::is_void_v<Input>, bool, std::optional<Input>>;
+  template <typename O = Output>
+  requires(!std::is_void_v<O>) CancellableInput
+      SuspendOrCancel(std::type_identity_t<O> value) {
+    return ReceiveOrCancel(SwitchOutCancellable(
+        reinterpret_cast<std::uintptr_t>(std::addressof(value))));
+  }
+  template <typename O = Output>
+  requires std::is_void_v<O> CancellableInput SuspendOrCancel() {
+    return ReceiveOrCancel(
+        SwitchOutCancellable(generator_internal::kSuspendedVoidWord));
+  }
+
  private:
   template <typename, typename, typename>
   friend void generator_internal::Entry(std::uintptr_t,
@@ -145,6 +170,22 @@ class Yielder {
     arch_internal::RestoreFpControl(fp);
     resumer_ = t.from;
     return t.arg;
+  }
+
+  std::uintptr_t SwitchOutCancellable(std::uintptr_t word) {
+    control_->cancellable = true;
+    word = SwitchOut(word);
+    control_->cancellable = false;
+    return word;
+  }
+
+  CancellableInput ReceiveOrCancel(std::uintptr_t word) {
+    if (word == generator_internal::kUnwindWord) return CancellableInput();
+    if constexpr (std::is_void_v<Input>) {
+      return true;
+    } else {
+      return CancellableInput(std::move(*reinterpret_cast<Input*>(word)));
+    }
   }
 
   Input Receive(std::uintptr_t word) {
@@ -459,22 +500,29 @@ class Generator {
       generator_internal::Fatal("Generator destroyed while it is running");
     }
     if (phase == Phase::kSuspended) {
-#if defined(__cpp_exceptions)
+      const bool cancelling = control_->cancellable;
+#if !defined(__cpp_exceptions)
+      if (!cancelling) {
+        generator_internal::Fatal(
+            "Generator destroyed while suspended, and without exceptions its "
+            "stack cannot be unwound; suspend with SuspendOrCancel() (the "
+            "body then returns), or call std::move(generator).Abandon() "
+            "first (it leaks what the body owns)");
+      }
+#endif
       std::uintptr_t word = SwitchIn(generator_internal::kUnwindWord);
       if (word != generator_internal::kReturnedWord) {
         generator_internal::Fatal(
+            "%s",
             word == generator_internal::kThrewWord
                 ? "Generator: the body threw another exception while being "
                   "unwound (a catch (...) must rethrow fringe::ForcedUnwind)"
-                : "Generator: the body kept running after fringe::ForcedUnwind "
-                  "(a catch (...) must rethrow it)");
+            : cancelling
+                ? "Generator: the body suspended again after "
+                  "SuspendOrCancel() reported cancellation; it must return"
+                : "Generator: the body kept running after "
+                  "fringe::ForcedUnwind (a catch (...) must rethrow it)");
       }
-#else
-      generator_internal::Fatal(
-          "Generator destroyed while suspended, and without exceptions its "
-          "stack cannot be unwound; call std::move(generator).Abandon() first "
-          "(it leaks what the body owns)");
-#endif
     }
     phase_.store(Phase::kFinished, kRelaxed);
     control_->hooks.OnRelease();

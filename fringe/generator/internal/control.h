@@ -44,6 +44,9 @@ inline constexpr std::uintptr_t kThreadExitWord = 3;  // Exit/cancel in flight.
 struct ControlBase {
   SwitchHooks hooks;
   arch_internal::FpControl fp_control;  // The creator's, for the first entry.
+  // The body is suspended in SuspendOrCancel(): destroying the generator
+  // cancels it (no ForcedUnwind), which works without exceptions too.
+  bool cancellable = false;
 #if defined(__cpp_exceptions)
   std::exception_ptr exception;  // What escaped the body.
 #endif

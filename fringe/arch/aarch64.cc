@@ -4,6 +4,16 @@
 
 #include "fringe/arch/switch.h"
 
+// Compilers that know GCS (GCC 14, Clang 18 and later; not Debian 12's gcc 12
+// or clang 16) mark an object compiled with -mbranch-protection=gcs, and some
+// include gcs in =standard. This file is always linked with fringe, so it
+// must stay unmarked for the linker to clear the program's GCS marking (it
+// ANDs the objects' features): refuse to compile it as GCS-compatible.
+#if defined(__ARM_FEATURE_GCS_DEFAULT)
+#error \
+    "fringe: fringe/arch/aarch64.cc must not be compiled with GCS (shadow stack) protection: fringe does not switch shadow stacks yet. Compile this file with -mbranch-protection=pac-ret+bti, e.g. --per_file_copt=fringe/arch/aarch64.cc@-mbranch-protection=pac-ret+bti"
+#endif
+
 #if FRINGE_AARCH64_CHECKS_GCS
 #include <sys/prctl.h>
 
@@ -89,9 +99,11 @@ namespace fringe::arch_internal {
 // another stack without moving to another shadow stack, so with GCS enabled
 // the first `ret` after a switch faults. Until fringe switches shadow stacks
 // per context, it refuses to run with GCS rather than crash later, and never
-// claims GCS compatibility: Debian's gcc 12 and clang 16 emit no GCS bit in
-// .note.gnu.property (they only know BTI and PAC), so no program linking
-// fringe is marked GCS-compatible and a loader enables GCS only if forced.
+// claims GCS compatibility (the #error above): `readelf -n` of this file's
+// object built by Debian's gcc 12 or clang 16 with -mbranch-protection=standard
+// shows "AArch64 feature: BTI, PAC", no GCS (neither compiler knows GCS), so
+// no program linking fringe is marked GCS-compatible, and a loader enables
+// GCS only if forced to.
 
 // prctl(2) values from linux/prctl.h (Linux 6.13), which glibc 2.36 lacks.
 constexpr int kPrGetShadowStackStatus = 74;

@@ -39,6 +39,16 @@
 // switched. At the entry trampoline a0 and a1 are therefore already entry's
 // first two arguments. Everything else is clobbered except gp and tp, which
 // belong to the program and the thread, not to a context.
+//
+// Floating-point control (frm, the rounding mode in fcsr) belongs to the
+// thread, not to a context: the switch leaves fcsr alone, so a mode one side
+// sets is what the other side runs with after the next switch. The RISC-V
+// psABI (calling convention, "Floating-point Register Convention") says: "The
+// Floating-Point Control and Status Register (fcsr) must have thread storage
+// duration in accordance with C11 section 7.6 "Floating-point environment
+// <fenv.h>"." (The vector CSRs vxrm and vxsat, by contrast, "are not
+// preserved across calls and their values are unspecified upon entry".)
+// tests/arch_hardening_fp_control_test.cc pins this.
 
 #ifndef FRINGE_ARCH_RISCV64_H_
 #define FRINGE_ARCH_RISCV64_H_
@@ -80,10 +90,29 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 #else
 #define FRINGE_RISCV64_FP_CLOBBERS
 #endif
+// The V extension: the psABI preserves no vector register across a call
+// (v0-v31, vl and vtype are all temporaries), so all are clobbered, or a
+// vector the compiler keeps live across the switch is overwritten by the
+// other side. GCC 12 defines __riscv_vector for -march=rv64gcv but has no
+// vector registers (it generates no vector code, and rejects "v0" as a
+// clobber); GCC 13 added them with the RVV intrinsics. "vl" and "vtype" are
+// names neither GCC 12 nor Clang 14/16 accepts; Clang needs none: it assumes
+// nothing about vl/vtype after an inline asm statement and issues a new
+// vsetvli before the next vector instruction (the vector test checks that
+// the other side's vtype does not leak into the resumer's vector code).
+#if defined(__riscv_vector) && \
+    (defined(__clang__) || !defined(__GNUC__) || __GNUC__ >= 13)
+#define FRINGE_RISCV64_VECTOR_CLOBBERS                                        \
+  , "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", \
+      "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21",   \
+      "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"
+#else
+#define FRINGE_RISCV64_VECTOR_CLOBBERS
+#endif
 #define FRINGE_RISCV64_CLOBBERS                                           \
   "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a4", "a5", "a6", "a7", \
       "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", \
-      "memory" FRINGE_RISCV64_FP_CLOBBERS
+      "memory" FRINGE_RISCV64_FP_CLOBBERS FRINGE_RISCV64_VECTOR_CLOBBERS
 
 __attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
                                                              StackPointer to,
@@ -115,6 +144,7 @@ __attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
 #undef FRINGE_RISCV64_SWITCH_ASM
 #undef FRINGE_RISCV64_CLOBBERS
 #undef FRINGE_RISCV64_FP_CLOBBERS
+#undef FRINGE_RISCV64_VECTOR_CLOBBERS
 
 }  // namespace fringe::arch_internal
 

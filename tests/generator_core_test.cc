@@ -103,7 +103,8 @@ TEST(GeneratorCoreDeathTest,
      DestroyingASuspendedGeneratorWithoutExceptionsAborts) {
   EXPECT_DEATH(DestroySuspended(),
                "fringe: Generator destroyed while suspended, and without "
-               "exceptions its stack cannot be unwound; call "
+               "exceptions its stack cannot be unwound; suspend with "
+               "SuspendOrCancel\\(\\) .*, or call "
                "std::move\\(generator\\).Abandon\\(\\) first");
 }
 #endif

@@ -158,7 +158,7 @@ void Chain(int signal, siginfo_t* info, void* context, bool overflow) {
   }
   // The previous handler returned, meaning it handled the fault (e.g. it maps
   // memory on demand). Not so for an overflow: returning would re-run the
-  // faulting push into the guard page, and this handler, forever.
+  // faulting store into the guard, and this handler, forever.
   if (overflow) DieOfDefaultAction(signal);
 }
 

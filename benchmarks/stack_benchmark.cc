@@ -181,7 +181,8 @@ void BM_LiveOsStacks(benchmark::State& state) {
     return stacks;
   });
 }
-// Two mappings per stack: 20,000 stays well under vm.max_map_count.
+// Up to two mappings per stack (mprotect guards): 20,000 stays well under
+// vm.max_map_count.
 BENCHMARK(BM_LiveOsStacks)
     ->Arg(20'000)
     ->Iterations(1)

@@ -35,10 +35,12 @@
 #include "fringe/generator/generator.h"
 #include "fringe/stack/guard_registry.h"
 #include "fringe/stack/os_stack.h"
+#include "fringe/stack/stack.h"
 #include "fringe/stack/stack_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/emulation.h"
+#include "tests/guard_frames.h"
 #include "tests/stack_helpers.h"
 
 namespace fringe {
@@ -121,6 +123,18 @@ void OverflowIn(S stack) {
   Generator<void, int, S> runaway(
       std::move(stack), [](auto& yielder) { yielder.Suspend(Recurse(0)); });
   runaway.Resume();
+}
+
+// Runs a generator whose body enters test_guards' big frame near the limit
+// of `stack`.
+template <typename S>
+void EnterBigFrameNearLimit(S stack) {
+  void* limit = stack.limit();
+  Generator<void, int, S> body(std::move(stack), [limit](auto& yielder) {
+    test_guards::DescendThenStoreToBigFrame(limit);
+    yielder.Suspend(0);
+  });
+  body.Resume();
 }
 
 void InstallOrExit() {
@@ -307,6 +321,30 @@ TEST(GuardRegistry, OsStacksAndPoolSlabsRegisterThemselves) {
   EXPECT_FALSE(FindGuard(static_cast<std::byte*>(pool_limit) - 1).has_value());
 }
 
+TEST(GuardRegistry, EveryByteOfADefaultSizeGuardNamesItsStack) {
+  OsStack os_stack = MustCreate(kStackSize);
+  StackPool pool = MustCreatePool(kStackSize, 4);
+  PooledStack lower = MustAcquire(pool);
+  PooledStack upper = MustAcquire(pool);
+  auto expect_guarded_by = [](const auto& stack) {
+    auto* limit = static_cast<std::byte*>(stack.limit());
+    for (std::byte* inside : {limit - kDefaultGuardSize,
+                              limit - kDefaultGuardSize / 2, limit - 1}) {
+      std::optional<GuardedStack> found = FindGuard(inside);
+      ASSERT_TRUE(found.has_value()) << limit - inside;
+      EXPECT_EQ(found->limit, stack.limit()) << limit - inside;
+      EXPECT_EQ(found->base, stack.base()) << limit - inside;
+    }
+  };
+  expect_guarded_by(os_stack);
+  expect_guarded_by(lower);
+  expect_guarded_by(upper);
+  // Just below `upper`'s guard is `lower`'s top byte: a stack, not a guard.
+  EXPECT_EQ(static_cast<std::byte*>(upper.limit()) - kDefaultGuardSize - 1,
+            static_cast<std::byte*>(lower.base()) - 1);
+  EXPECT_FALSE(FindGuard(static_cast<std::byte*>(lower.base()) - 1));
+}
+
 // --- Stack-overflow handler --------------------------------------------------
 
 class StackOverflowDeathTest : public ::testing::Test {
@@ -352,9 +390,10 @@ TEST_F(StackOverflowDeathTest, OverflowOnPooledStackThatIsNotFirstInItsSlab) {
   StackPool pool = MustCreatePool(kStackSize, 4);
   PooledStack first = MustAcquire(pool);
   PooledStack second = MustAcquire(pool);
-  // Same slab, one stride up: the guard page below `second` is the one right
-  // above `first`.
-  ASSERT_EQ(static_cast<std::byte*>(second.limit()) - kPage, first.base());
+  // Same slab, one stride up: the guard below `second` is the one right above
+  // `first`.
+  ASSERT_EQ(static_cast<std::byte*>(second.limit()) - kDefaultGuardSize,
+            first.base());
   const std::string range = Range(second);
   EXPECT_EXIT(
       {
@@ -398,6 +437,42 @@ TEST_F(StackOverflowDeathTest, TouchingAGuardPageDirectlyIsReported) {
         *(static_cast<volatile char*>(stack.limit()) - 1) = 1;
       },
       DiesOfSegv(), AllOf(ContainsRegex(kReport), HasSubstr(range)));
+}
+
+// Spelled out rather than kDefaultGuardSize, so that this test fails with
+// the one-page guard fringe used to have.
+constexpr std::size_t kDeepestGuardByte =
+    sizeof(void*) == 8 ? std::size_t{64} << 10 : std::size_t{16} << 10;
+
+TEST_F(StackOverflowDeathTest, FaultDeepInTheGuardNamesTheStack) {
+  OsStack stack = MustCreate(kStackSize);
+  const std::string range = Range(stack);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        // The default guard's lowest byte (stack_test pins the default).
+        *(static_cast<volatile char*>(stack.limit()) - kDeepestGuardByte) = 1;
+      },
+      DiesOfSegv(), AllOf(ContainsRegex(kReport), HasSubstr(range)));
+}
+
+TEST_F(StackOverflowDeathTest, BigFrameThatJumpsAPageIsReportedOnItsOwnStack) {
+  // A frame of test_guards::kBigFrame bytes entered near the limit lands deep
+  // in the guard of the stack it runs on; the report names that stack, not
+  // the neighbour below whose top the frame would have reached past a
+  // one-page guard.
+  StackPool pool = MustCreatePool(kStackSize, 4);
+  PooledStack lower = MustAcquire(pool);
+  PooledStack upper = MustAcquire(pool);
+  const std::string range = Range(upper);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        EnterBigFrameNearLimit(std::move(upper));
+      },
+      DiesOfSegv(),
+      AllOf(ContainsRegex(kReport), HasSubstr(range),
+            Not(HasSubstr(Range(lower.limit(), lower.base())))));
 }
 
 TEST_F(StackOverflowDeathTest, FaultsOutsideGuardPagesPrintNothing) {

@@ -37,12 +37,14 @@ namespace fringe {
 namespace {
 
 // More than the address space can hold, yet no overflow when rounded up and
-// a guard page is added: mmap itself must refuse it. (Half of a 32-bit
+// a guard is added: mmap itself must refuse it. (Half of a 32-bit
 // address space can be mapped, so 32-bit processes ask for 3.75 GiB.)
 constexpr std::size_t kUnmappableSize =
     sizeof(void*) == 8 ? std::numeric_limits<std::size_t>::max() / 2
                        : std::size_t{0xF0000000};
 
+using test_stacks::MustAcquire;
+using test_stacks::MustCreatePool;
 using ::testing::HasSubstr;
 
 const std::size_t kPage = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -74,6 +76,16 @@ void ExpectAligned(const auto& stack) {
 
 void TouchByteBelowLimit(void* limit) {
   *(static_cast<volatile char*>(limit) - 1) = 1;
+}
+
+// The lowest byte of the `guard` bytes below `limit`: the one a frame that
+// jumped a smaller guard would hit first.
+void TouchLowestGuardByte(void* limit, std::size_t guard) {
+  *(static_cast<volatile char*>(limit) - guard) = 1;
+}
+
+std::size_t RoundUpToPages(std::size_t size) {
+  return (size + kPage - 1) / kPage * kPage;
 }
 
 // Sanitizers catch the SIGSEGV themselves, report it and exit(1).
@@ -127,11 +139,11 @@ TEST(OsStack, ZeroSizeIsInvalidArgument) {
             "OsStack::Create(0): size must be positive");
 }
 
-TEST(OsStack, SizeThatOverflowsWhenRoundedIsResourceExhausted) {
+TEST(OsStack, SizeThatOverflowsWhenRoundedIsInvalidArgument) {
   for (std::size_t size : {std::numeric_limits<std::size_t>::max(),
                            std::numeric_limits<std::size_t>::max() - kPage}) {
     absl::StatusOr<OsStack> stack = OsStack::Create(size);
-    EXPECT_EQ(stack.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(stack.status().message(), HasSubstr(std::to_string(size)));
   }
 }
@@ -151,42 +163,32 @@ TEST(OsStack, UnmappableSizeIsResourceExhaustedNamingSizeAndErrno) {
 TEST(OsStack, ExhaustingTheMapCountNamesVmMaxMapCount) {
   FRINGE_SKIP_UNDER_EMULATOR(
       "exhausting mappings exhausts the emulator itself");
-  // Each OsStack costs two mappings, so this stops near vm.max_map_count / 2.
-  // Reserved up front: at the limit, growing the vector would need mmap too.
-  std::vector<OsStack> stacks;
+  // Fills the process's mapping count with one-page mappings that cannot
+  // merge (alternating protections), then asks for a stack. (OsStacks alone
+  // may never reach the limit: with MADV_GUARD_INSTALL guards, neighbouring
+  // stacks merge into one mapping.) Reserved up front: at the limit, growing
+  // the vector would need mmap too.
   long max_map_count = 65530;
   if (std::FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
     EXPECT_EQ(std::fscanf(f, "%ld", &max_map_count), 1);
     std::fclose(f);
   }
-  stacks.reserve(static_cast<std::size_t>(max_map_count) / 2 + 1024);
-  absl::Status failure;
-  for (std::size_t i = 0; i < stacks.capacity(); ++i) {
-    absl::StatusOr<OsStack> stack = OsStack::Create(kPage);
-    if (!stack.ok()) {
-      failure = stack.status();
-      break;
-    }
-    stacks.push_back(*std::move(stack));
+  std::vector<void*> fillers;
+  fillers.reserve(static_cast<std::size_t>(max_map_count) + 1024);
+  while (fillers.size() < fillers.capacity()) {
+    void* page =
+        ::mmap(nullptr, kPage, fillers.size() % 2 == 0 ? PROT_NONE : PROT_READ,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (page == MAP_FAILED) break;
+    fillers.push_back(page);
   }
-  // How many mappings the process had when creation failed.
-  long mappings = 0;
-  if (std::FILE* f = std::fopen("/proc/self/maps", "r")) {
-    for (int c; (c = std::fgetc(f)) != EOF;) mappings += c == '\n';
-    std::fclose(f);
-  }
-  stacks.clear();
-  EXPECT_EQ(failure.code(), absl::StatusCode::kResourceExhausted);
-  if (mappings < max_map_count - 64) {
-    // The address space ran out first (qemu-user emulates mappings inside
-    // one host reservation; a 32-bit process has 4 GiB): not this case.
-    GTEST_SKIP() << "creation failed at " << mappings << " of " << max_map_count
-                 << " mappings: " << failure;
-  }
-  EXPECT_THAT(failure.message(), HasSubstr(std::to_string(kPage)));
-  EXPECT_THAT(failure.message(), HasSubstr(std::strerror(ENOMEM)));
-  EXPECT_THAT(failure.message(), HasSubstr("vm.max_map_count"));
-  // Once released, stacks can be created again.
+  absl::StatusOr<OsStack> stack = OsStack::Create(kPage);
+  for (void* page : fillers) ::munmap(page, kPage);
+  EXPECT_EQ(stack.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(stack.status().message(), HasSubstr(std::to_string(kPage)));
+  EXPECT_THAT(stack.status().message(), HasSubstr(std::strerror(ENOMEM)));
+  EXPECT_THAT(stack.status().message(), HasSubstr("vm.max_map_count"));
+  // Once mappings are free again, stacks can be created again.
   EXPECT_TRUE(OsStack::Create(kPage).ok());
 }
 
@@ -220,6 +222,82 @@ TEST(OsStack, MovedFromStackIsEmptyAndMemoryIsUnmappedOnce) {
   if (::mincore(limit, kPage, &resident) != 0) {
     EXPECT_EQ(errno, ENOMEM);
   }
+}
+
+// --- Guard size (OsStack and StackPool) ------------------------------------
+
+TEST(GuardSize, DefaultIs64KiBOn64BitCpusAnd16KiBOn32BitOnes) {
+  EXPECT_EQ(kDefaultGuardSize,
+            sizeof(void*) == 8 ? std::size_t{64} << 10 : std::size_t{16} << 10);
+}
+
+TEST(GuardSize, ZeroIsInvalidArgumentSayingSo) {
+  absl::StatusOr<OsStack> stack = OsStack::Create(65536, 0);
+  EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(stack.status().message(),
+            "OsStack::Create(65536, 0): guard_size must be positive");
+  absl::StatusOr<StackPool> pool = StackPool::Create(65536, 8, 0);
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pool.status().message(),
+            "StackPool::Create(65536, 8, 0): guard_size must be positive");
+}
+
+TEST(GuardSize, OverflowingSizePlusGuardIsInvalidArgumentNamingBoth) {
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  // The guard alone overflows when rounded; then the sum of two sizes that
+  // each round fine.
+  const std::pair<std::size_t, std::size_t> cases[] = {
+      {kPage, kMax}, {kMax - 2 * kPage + 1, 2 * kPage}};
+  for (const auto& [size, guard] : cases) {
+    SCOPED_TRACE(testing::Message() << size << ", " << guard);
+    absl::StatusOr<OsStack> stack = OsStack::Create(size, guard);
+    EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(stack.status().message(),
+                HasSubstr("OsStack::Create(" + std::to_string(size) + ", " +
+                          std::to_string(guard) + "): size plus guard_size"));
+    absl::StatusOr<StackPool> pool = StackPool::Create(size, 8, guard);
+    EXPECT_EQ(pool.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(
+        pool.status().message(),
+        HasSubstr("StackPool::Create(" + std::to_string(size) + ", 8, " +
+                  std::to_string(guard) + "): stack size plus guard_size"));
+  }
+}
+
+TEST(GuardSize, PooledStacksAreSeparatedByTheirGuardRoundedToPages) {
+  for (std::size_t guard : {std::size_t{1}, 3 * kPage + 1, kDefaultGuardSize}) {
+    SCOPED_TRACE(guard);
+    absl::StatusOr<StackPool> pool = StackPool::Create(16 << 10, 4, guard);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    PooledStack lower = MustAcquire(*pool);
+    PooledStack upper = MustAcquire(*pool);
+    EXPECT_EQ(Address(upper.limit()) - Address(lower.base()),
+              RoundUpToPages(guard));
+    ExpectEndsWritable(lower);
+    ExpectEndsWritable(upper);
+  }
+}
+
+TEST(GuardSizeDeathTest, LowestByteOfTheDefaultGuardTraps) {
+  absl::StatusOr<OsStack> stack = OsStack::Create(16 << 10);
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  EXPECT_SEGV(TouchLowestGuardByte(stack->limit(), kDefaultGuardSize));
+  StackPool pool = MustCreatePool(16 << 10, 4);
+  PooledStack first = MustAcquire(pool);
+  PooledStack second = MustAcquire(pool);
+  EXPECT_SEGV(TouchLowestGuardByte(first.limit(), kDefaultGuardSize));
+  EXPECT_SEGV(TouchLowestGuardByte(second.limit(), kDefaultGuardSize));
+}
+
+TEST(GuardSizeDeathTest, LowestByteOfACustomGuardTraps) {
+  const std::size_t guard = 3 * kPage + 1;  // Four pages.
+  absl::StatusOr<OsStack> stack = OsStack::Create(16 << 10, guard);
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  EXPECT_SEGV(TouchLowestGuardByte(stack->limit(), 4 * kPage));
+  absl::StatusOr<StackPool> pool = StackPool::Create(16 << 10, 4, guard);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  PooledStack pooled = MustAcquire(*pool);
+  EXPECT_SEGV(TouchLowestGuardByte(pooled.limit(), 4 * kPage));
 }
 
 // --- OwnedStack ------------------------------------------------------------
@@ -348,9 +426,6 @@ TEST(SliceStack, MovedFromStackIsEmptyAndMemoryIsUntouched) {
 
 // --- StackPool -------------------------------------------------------------
 
-using test_stacks::MustAcquire;
-using test_stacks::MustCreatePool;
-
 bool Resident(void* page) {
   unsigned char vec = 0;
   EXPECT_EQ(::mincore(page, kPage, &vec), 0) << std::strerror(errno);
@@ -376,12 +451,16 @@ TEST(StackPool, ErrorsMatchOsStack) {
   absl::StatusOr<StackPool> zero = StackPool::Create(0, 8);
   EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(zero.status().message(), HasSubstr("StackPool::Create(0, 8)"));
-  for (std::size_t size :
-       {std::numeric_limits<std::size_t>::max(), kUnmappableSize}) {
-    absl::StatusOr<StackPool> pool = StackPool::Create(size, 8);
-    EXPECT_EQ(pool.status().code(), absl::StatusCode::kResourceExhausted);
-    EXPECT_THAT(pool.status().message(), HasSubstr(std::to_string(size)));
-  }
+  absl::StatusOr<StackPool> overflowing =
+      StackPool::Create(std::numeric_limits<std::size_t>::max(), 8);
+  EXPECT_EQ(overflowing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      overflowing.status().message(),
+      HasSubstr(std::to_string(std::numeric_limits<std::size_t>::max())));
+  absl::StatusOr<StackPool> unmappable = StackPool::Create(kUnmappableSize, 8);
+  EXPECT_EQ(unmappable.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(unmappable.status().message(),
+              HasSubstr(std::to_string(kUnmappableSize)));
 }
 
 TEST(StackPool, ReleasedStackComesBackLastInFirstOut) {
@@ -587,8 +666,8 @@ TEST(StackPool, HoldsOneHundredThousandDistinctGuardedStacks) {
   }
   std::sort(ranges.begin(), ranges.end());
   for (std::size_t i = 1; i < ranges.size(); ++i) {
-    // Disjoint, with room for the next stack's guard page in between.
-    ASSERT_GE(ranges[i].first, ranges[i - 1].second + kPage) << i;
+    // Disjoint, with room for the next stack's guard in between.
+    ASSERT_GE(ranges[i].first, ranges[i - 1].second + kDefaultGuardSize) << i;
   }
   for (std::size_t i : {std::size_t{0}, kStacks / 2, kStacks - 1}) {
     EXPECT_SEGV(TouchByteBelowLimit(stacks[i].limit()));

@@ -2,23 +2,23 @@
 
 #include <execinfo.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 
 #include "absl/base/attributes.h"
 #include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "fringe/stack/guard_registry.h"
+#include "fringe/stack/internal/guarded_mapping.h"
+#include "fringe/stack/stack.h"
 
 namespace fringe {
 namespace {
@@ -158,7 +158,7 @@ void Chain(int signal, siginfo_t* info, void* context, bool overflow) {
   }
   // The previous handler returned, meaning it handled the fault (e.g. it maps
   // memory on demand). Not so for an overflow: returning would re-run the
-  // faulting push into the guard page, and this handler, forever.
+  // faulting store into the guard, and this handler, forever.
   if (overflow) DieOfDefaultAction(signal);
 }
 
@@ -199,7 +199,7 @@ class AltStack {
       disable.ss_flags = SS_DISABLE;
       if (::sigaltstack(&disable, nullptr) != 0) return;
     }
-    ::munmap(memory_, bytes_);
+    stack_internal::UnmapGuarded(memory_, layout_, 1);
   }
 
   absl::Status Ensure() {
@@ -221,53 +221,44 @@ class AltStack {
           "InstallStackOverflowHandler(): called on the thread's alternate "
           "signal stack, which cannot be replaced while in use");
     }
-    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     // SIGSTKSZ is a sysconf() call on recent glibc (AVX-512 state is large).
     const std::size_t wanted =
         std::max(kMinAltStackSize, static_cast<std::size_t>(SIGSTKSZ));
-    const std::size_t usable = (wanted + page - 1) / page * page;
-    // A guard page below, so that a handler overflowing the alternate stack
-    // faults (and, with the signal blocked, dies) instead of scribbling over
-    // whatever is mapped there. Not registered with the guard registry: that
-    // would misreport it as a generator's stack.
-    void* memory =
-        ::mmap(nullptr, page + usable, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (memory == MAP_FAILED) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "InstallStackOverflowHandler(): mmap of a ", page + usable,
-          "-byte alternate signal stack failed: ", ::strerror(errno)));
-    }
-    if (::mprotect(memory, page, PROT_NONE) != 0) {
-      const int error = errno;
-      ::munmap(memory, page + usable);
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "InstallStackOverflowHandler(): mprotect of the alternate signal "
-          "stack's guard page failed: ",
-          ::strerror(error)));
-    }
+    // Guarded like a generator's stack, so that a handler overflowing the
+    // alternate stack faults (and, with the signal blocked, dies) instead of
+    // scribbling over whatever is mapped below. Not registered with the guard
+    // registry: that would misreport it as a generator's stack.
+    constexpr char kWho[] =
+        "InstallStackOverflowHandler(): the alternate signal stack";
+    absl::StatusOr<stack_internal::GuardedLayout> layout =
+        stack_internal::MakeGuardedLayout(kWho, "size", wanted,
+                                          kDefaultGuardSize);
+    if (!layout.ok()) return layout.status();
+    absl::StatusOr<std::byte*> memory =
+        stack_internal::MapGuarded(kWho, *layout, /*count=*/1);
+    if (!memory.ok()) return memory.status();
     stack_t alt = {};
-    alt.ss_sp = static_cast<std::byte*>(memory) + page;
-    alt.ss_size = usable;
+    alt.ss_sp = *memory + layout->guard;
+    alt.ss_size = layout->usable;
     if (::sigaltstack(&alt, nullptr) != 0) {
       const int error = errno;
-      ::munmap(memory, page + usable);
+      stack_internal::UnmapGuarded(*memory, *layout, 1);
       return absl::ErrnoToStatus(error,
                                  "InstallStackOverflowHandler(): sigaltstack");
     }
     // Only now: the destructor must not unmap a stack it did not install.
-    memory_ = memory;
+    memory_ = *memory;
     usable_ = alt.ss_sp;
-    bytes_ = page + usable;
+    layout_ = *layout;
     ready_ = true;
     return absl::OkStatus();
   }
 
  private:
   bool ready_ = false;
-  void* memory_ = nullptr;  // Our mapping (guard page first), if any.
-  void* usable_ = nullptr;  // Just above the guard page: the ss_sp we set.
-  std::size_t bytes_ = 0;
+  std::byte* memory_ = nullptr;  // Our mapping (guard first), if any.
+  void* usable_ = nullptr;       // Just above the guard: the ss_sp we set.
+  stack_internal::GuardedLayout layout_;
 };
 
 thread_local AltStack alt_stack;

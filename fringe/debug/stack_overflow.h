@@ -23,14 +23,15 @@
 //   }
 //
 // How: a SIGSEGV and SIGBUS handler (SA_ONSTACK, since the faulting stack has
-// no room left) looks the faulting address up in fringe's guard-page registry
+// no room left) looks the faulting address up in fringe's guard registry
 // (fringe/stack/guard_registry.h), where every OsStack and StackPool slab is
-// listed. A hit prints the report; either way the handler then chains to the
+// listed with its guard size. A hit anywhere in a guard (a big frame lands
+// deep in it) prints the report; either way the handler then chains to the
 // handler that was installed before it (a crash reporter, a sanitizer), or,
 // if there was none, dies of the signal's default action (core dump included)
-// exactly as without it. Faults outside fringe's guard pages print nothing.
-// Anything that touches a guard page is reported as an overflow, a wild
-// pointer included.
+// exactly as without it. Faults outside fringe's guards print nothing.
+// Anything that touches a guard is reported as an overflow, a wild pointer
+// included.
 //
 // Threads: the handler is process-wide, but the alternate signal stack it runs
 // on is per thread, and the kernel cannot run a handler for an overflow

@@ -1,21 +1,22 @@
 // fringe/stack/guard_registry.h
 //
-// A process-wide registry of guarded stacks: which address ranges are guard
-// pages, and which stack each one guards. Allocators register their memory
+// A process-wide registry of guarded stacks: which address ranges are guards
+// (of any size: fringe's are kDefaultGuardSize bytes, see stack.h), and which
+// stack each one guards. Allocators register their memory
 // when they map it (`OsStack` one stack at a time, `StackPool` one slab of
 // equally spaced stacks at a time) and unregister it before unmapping it. A
 // SIGSEGV handler can then tell a stack overflow from any other crash with
 // `FindGuard()`, which takes no lock and allocates nothing, so it is safe to
 // call from a signal handler (fringe/debug/stack_overflow.h does exactly that).
 //
-//   // A custom guarded stack: [guard page][usable bytes], lowest first.
-//   fringe::RegisterGuard(mapping, page_size, usable_size);
+//   // A custom guarded stack: [guard][usable bytes], lowest first.
+//   fringe::RegisterGuard(mapping, guard_size, usable_size);
 //   ...
 //   fringe::UnregisterGuard(mapping);  // Before munmap(mapping, ...).
 //
 //   // In a signal handler:
 //   if (std::optional<fringe::GuardedStack> s = fringe::FindGuard(addr)) {
-//     // `addr` is in the guard page below [s->limit, s->base).
+//     // `addr` is in the guard below [s->limit, s->base), however deep.
 //   }
 //
 // Cost: registering and unregistering is a hash of the address plus one
@@ -33,7 +34,7 @@
 
 namespace fringe {
 
-// A registered stack whose guard page contains a given address: the usable
+// A registered stack whose guard contains a given address: the usable
 // bytes are [limit, base), growing down from base; the guard lies just below
 // limit.
 struct GuardedStack {
@@ -54,7 +55,7 @@ bool RegisterSlab(void* begin, std::size_t stride, std::size_t count,
 
 // Forgets the entry registered at `begin`; call it before unmapping the
 // memory, so that a later mapping at the same address is not mistaken for a
-// guard page. Does nothing if `begin` is not registered.
+// guard. Does nothing if `begin` is not registered.
 void UnregisterSlab(void* begin);
 
 // One stack: `guard_size` guard bytes at `guard_begin`, directly below

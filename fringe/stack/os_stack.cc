@@ -1,59 +1,36 @@
 #include "fringe/stack/os_stack.h"
 
-#include <sys/mman.h>
-
-#include <cerrno>
 #include <cstddef>
-#include <cstdint>
-#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/base/config.h"
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "fringe/stack/guard_registry.h"
-#include "fringe/stack/internal/os_memory.h"
+#include "fringe/stack/internal/guarded_mapping.h"
 
 namespace fringe {
 
-absl::StatusOr<OsStack> OsStack::Create(std::size_t size) {
-  const std::string who = absl::StrCat("OsStack::Create(", size, ")");
-  if (size == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(who, ": size must be positive"));
-  }
-  const std::size_t guard = stack_internal::PageSize();
-  const std::optional<std::size_t> usable =
-      stack_internal::RoundUpToPages(size);
-  if (!usable.has_value() || *usable > SIZE_MAX - guard) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(who, ": size rounded up to whole pages plus a ", guard,
-                     "-byte guard page does not fit in the address space"));
-  }
-  const std::size_t total = *usable + guard;
+using stack_internal::GuardedLayout;
 
-  // MAP_NORESERVE: a stack is mostly untouched, so don't charge all of it
-  // against the overcommit limit. MAP_STACK: recent kernels then never back
-  // it with transparent huge pages, which would make every touch cost 2 MiB.
-  void* memory =
-      ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (memory == MAP_FAILED) {
-    return stack_internal::MappingError(who, "mmap", errno,
-                                        /*call_splits_mappings=*/false);
-  }
-  if (::mprotect(memory, guard, PROT_NONE) != 0) {
-    const int error = errno;
-    ::munmap(memory, total);
-    return stack_internal::MappingError(who, "mprotect of the guard page",
-                                        error, /*call_splits_mappings=*/true);
-  }
+absl::StatusOr<OsStack> OsStack::Create(std::size_t size,
+                                        std::size_t guard_size) {
+  // The call as the caller most likely wrote it.
+  const std::string who =
+      guard_size == kDefaultGuardSize
+          ? absl::StrCat("OsStack::Create(", size, ")")
+          : absl::StrCat("OsStack::Create(", size, ", ", guard_size, ")");
+  absl::StatusOr<GuardedLayout> layout =
+      stack_internal::MakeGuardedLayout(who, "size", size, guard_size);
+  if (!layout.ok()) return layout.status();
+  absl::StatusOr<std::byte*> memory =
+      stack_internal::MapGuarded(who, *layout, /*count=*/1);
+  if (!memory.ok()) return memory.status();
   // For the stack-overflow report (fringe/debug); a full registry only
   // costs the report, so the result is ignored.
-  (void)RegisterGuard(memory, guard, *usable);
-  return OsStack(static_cast<std::byte*>(memory) + guard, *usable, guard);
+  (void)RegisterGuard(*memory, layout->guard, layout->usable);
+  return OsStack(*memory + layout->guard, layout->usable, layout->guard);
 }
 
 std::size_t OsStack::DefaultSize() {
@@ -83,11 +60,10 @@ OsStack::~OsStack() { Release(); }
 
 void OsStack::Release() {
   if (limit_ == nullptr) return;
-  // Before munmap: a later mapping at this address is not our guard page.
+  // Before munmap: a later mapping at this address is not our guard.
   UnregisterGuard(limit_ - guard_size_);
-  // munmap of a range we mapped can only fail on a corrupted object; there is
-  // nothing useful to do about it in a destructor.
-  ::munmap(limit_ - guard_size_, guard_size_ + size_);
+  stack_internal::UnmapGuarded(limit_ - guard_size_,
+                               GuardedLayout{size_, guard_size_}, 1);
   limit_ = nullptr;
   size_ = 0;
   guard_size_ = 0;

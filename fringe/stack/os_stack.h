@@ -1,20 +1,23 @@
 // fringe/stack/os_stack.h
 //
-// `OsStack`: a stack mapped straight from the operating system, with a
-// PROT_NONE guard page directly below `limit()`. Overflowing the stack touches
-// the guard page and kills the process with SIGSEGV instead of silently
-// corrupting whatever memory lies below. This is the default stack of
-// `fringe::Generator`.
+// `OsStack`: a stack mapped straight from the operating system, with a guard
+// of `kDefaultGuardSize` bytes (stack.h) directly below `limit()`.
+// Overflowing the stack by a frame of up to that size touches the guard and
+// kills the process with SIGSEGV instead of silently corrupting whatever
+// memory lies below. This is the default stack of `fringe::Generator`.
 //
 //   absl::StatusOr<fringe::OsStack> stack =
 //       fringe::OsStack::Create(fringe::OsStack::DefaultSize());
 //   if (!stack.ok()) return stack.status();
 //   fringe::Generator<void, int> gen(*std::move(stack), body);
 //
-// Each `OsStack` is its own mapping plus a guard page, which costs two kernel
-// memory mappings (VMAs); Linux caps a process at `vm.max_map_count` (65530 by
-// default) of them. Programs that keep tens of thousands of generators alive,
-// or create them at a high rate, want `StackPool` (stack_pool.h) instead.
+// Each `OsStack` is its own mapping. Its guard costs nothing on Linux 6.13 and
+// later (madvise(MADV_GUARD_INSTALL)); older kernels get a PROT_NONE guard
+// from mprotect, which costs address space only, but splits the mapping in
+// two kernel mappings (VMAs), and Linux caps a process at
+// `vm.max_map_count` (65530 by default) of them. Programs that keep tens of
+// thousands of generators alive, or create them at a high rate, want
+// `StackPool` (stack_pool.h) instead.
 
 #ifndef FRINGE_STACK_OS_STACK_H_
 #define FRINGE_STACK_OS_STACK_H_
@@ -28,14 +31,16 @@ namespace fringe {
 
 class OsStack {
  public:
-  // Maps `size` usable bytes, rounded up to whole pages, plus one guard page
-  // below them. Errors:
-  //   InvalidArgumentError   `size` is 0.
-  //   ResourceExhaustedError the size overflows once rounded, or mmap/mprotect
-  //                          failed; the message names `size` and errno, and
+  // Maps `size` usable bytes, rounded up to whole pages, plus `guard_size`
+  // bytes of guard below them, also rounded up to whole pages. Errors:
+  //   InvalidArgumentError   `size` or `guard_size` is 0, or their sum
+  //                          overflows once rounded.
+  //   ResourceExhaustedError mmap or the guard's madvise/mprotect failed; the
+  //                          message names `size`, errno, and
   //                          `vm.max_map_count` when that limit is the likely
   //                          cause.
-  static absl::StatusOr<OsStack> Create(std::size_t size);
+  static absl::StatusOr<OsStack> Create(
+      std::size_t size, std::size_t guard_size = kDefaultGuardSize);
 
   // A size that suits generators with modest frames: 64 KiB, or 1 MiB when
   // built with AddressSanitizer or ThreadSanitizer, whose instrumentation
@@ -60,7 +65,7 @@ class OsStack {
       : limit_(limit), size_(size), guard_size_(guard_size) {}
   void Release();
 
-  std::byte* limit_ = nullptr;  // The guard page lies just below.
+  std::byte* limit_ = nullptr;  // The guard lies just below.
   std::size_t size_ = 0;
   std::size_t guard_size_ = 0;
 };

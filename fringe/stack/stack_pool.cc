@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "fringe/stack/guard_registry.h"
+#include "fringe/stack/internal/guarded_mapping.h"
 #include "fringe/stack/internal/os_memory.h"
 #include "fringe/stack/internal/spin_lock.h"
 
@@ -26,80 +27,18 @@ namespace fringe {
 namespace stack_internal {
 namespace {
 
-// Linux 6.13's lightweight guard pages; older headers lack the name.
-#ifdef MADV_GUARD_INSTALL
-constexpr int kMadvGuardInstall = MADV_GUARD_INSTALL;
-#else
-constexpr int kMadvGuardInstall = 102;
-#endif
-
 // Slabs hold at most this many stacks, and aim at this many bytes: big enough
 // that mappings are rare (one per 256 small stacks), small enough that a pool
 // of large stacks does not reserve gigabytes of address space up front.
 constexpr std::size_t kMaxStacksPerSlab = 256;
 constexpr std::size_t kSlabTargetBytes = std::size_t{16} << 20;
 
-enum class GuardMode { kUnknown, kMadvise, kMprotect };
-
-// Probed once per process: the kernel does not change under us.
-std::atomic<GuardMode> guard_mode{GuardMode::kUnknown};
-
-int MadviseRetryingInterrupts(void* address, std::size_t length, int advice) {
-  int result;
-  do {
-    result = ::madvise(address, length, advice);
-  } while (result != 0 && (errno == EINTR || errno == EAGAIN));
-  return result;
-}
-
-// Whether the kernel refuses to read `page`, asked without touching it:
-// write(2) from an inaccessible page fails with EFAULT instead of raising a
-// signal.
-bool PageIsInaccessible(const std::byte* page) {
-  int fds[2];
-  if (::pipe(fds) != 0) return false;  // Cannot tell: assume it is not.
-  const bool inaccessible = ::write(fds[1], page, 1) < 0 && errno == EFAULT;
-  ::close(fds[0]);
-  ::close(fds[1]);
-  return inaccessible;
-}
-
-// Makes the page at `page` trap on access. Errors name `who`.
-absl::Status InstallGuardPage(std::byte* page, std::size_t page_size,
-                              const std::string& who) {
-  GuardMode mode = guard_mode.load(std::memory_order_relaxed);
-  if (mode != GuardMode::kMprotect) {
-    if (MadviseRetryingInterrupts(page, page_size, kMadvGuardInstall) == 0) {
-      if (mode == GuardMode::kMadvise) return absl::OkStatus();
-      // The first guard of the process: check that it really traps. An
-      // emulator (qemu-user) may accept advice it does not implement.
-      if (PageIsInaccessible(page)) {
-        guard_mode.store(GuardMode::kMadvise, std::memory_order_relaxed);
-        return absl::OkStatus();
-      }
-      errno = EINVAL;
-    }
-    // EINVAL: a kernel older than 6.13 that does not know the advice.
-    if (errno != EINVAL || mode == GuardMode::kMadvise) {
-      return MappingError(who, "madvise(MADV_GUARD_INSTALL) of a guard page",
-                          errno, /*call_splits_mappings=*/false);
-    }
-    guard_mode.store(GuardMode::kMprotect, std::memory_order_relaxed);
-  }
-  if (::mprotect(page, page_size, PROT_NONE) != 0) {
-    return MappingError(who, "mprotect of a guard page", errno,
-                        /*call_splits_mappings=*/true);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 // One mapping holding `stacks_per_slab` stacks, each laid out as
-// [guard page][stack_size usable bytes], lowest address first.
+// [guard][stack_size usable bytes], lowest address first.
 struct Slab {
   std::byte* memory = nullptr;
-  std::size_t bytes = 0;
   // Stacks neither live nor cached; their memory is not resident (never
   // touched, or given back with MADV_DONTNEED).
   std::vector<std::uint32_t> cold;
@@ -115,11 +54,12 @@ struct Slot {
 };
 
 struct PoolState {
-  PoolState(std::size_t stack_size, std::size_t guard_size,
-            std::size_t stacks_per_slab, std::size_t max_cached)
-      : stack_size(stack_size),
-        guard_size(guard_size),
-        stride(guard_size + stack_size),
+  PoolState(const GuardedLayout& layout, std::size_t stacks_per_slab,
+            std::size_t max_cached)
+      : layout(layout),
+        stack_size(layout.usable),
+        guard_size(layout.guard),
+        stride(layout.stride()),
         stacks_per_slab(stacks_per_slab),
         max_cached(max_cached) {}
 
@@ -127,7 +67,7 @@ struct PoolState {
     // Deleted only once orphaned with no live stack.
     for (const std::unique_ptr<Slab>& slab : slabs) {
       UnregisterSlab(slab->memory);
-      ::munmap(slab->memory, slab->bytes);
+      UnmapGuarded(slab->memory, layout, stacks_per_slab);
     }
   }
 
@@ -138,27 +78,11 @@ struct PoolState {
 
   // Maps and guards a slab; needs no lock.
   absl::StatusOr<std::unique_ptr<Slab>> MapSlab(const std::string& who) const {
+    absl::StatusOr<std::byte*> memory =
+        MapGuarded(who, layout, stacks_per_slab);
+    if (!memory.ok()) return memory.status();
     auto slab = std::make_unique<Slab>();
-    slab->bytes = stride * stacks_per_slab;
-    void* memory =
-        ::mmap(nullptr, slab->bytes, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (memory == MAP_FAILED) {
-      return MappingError(who, "mmap of a slab", errno,
-                          /*call_splits_mappings=*/false);
-    }
-    slab->memory = static_cast<std::byte*>(memory);
-    // With transparent huge pages on, the first touch of a stack could fault
-    // in 2 MiB. Advisory: failure costs memory, not correctness.
-    ::madvise(memory, slab->bytes, MADV_NOHUGEPAGE);
-    for (std::size_t i = 0; i < stacks_per_slab; ++i) {
-      absl::Status status =
-          InstallGuardPage(slab->memory + i * stride, guard_size, who);
-      if (!status.ok()) {
-        ::munmap(memory, slab->bytes);
-        return status;
-      }
-    }
+    slab->memory = *memory;
     // One registry entry for the whole slab, for the stack-overflow report
     // (fringe/debug); a full registry only costs the report.
     (void)RegisterSlab(slab->memory, stride, stacks_per_slab, guard_size);
@@ -215,7 +139,7 @@ struct PoolState {
       }
     }
     // Before the stack is visible to Take() again: afterwards a new owner
-    // might already have written to it. Guard pages survive MADV_DONTNEED.
+    // might already have written to it. Guards survive MADV_DONTNEED.
     MadviseRetryingInterrupts(slot.limit, stack_size, MADV_DONTNEED);
 
     std::unique_ptr<Slab> unmapped;
@@ -246,7 +170,7 @@ struct PoolState {
     }
     if (unmapped != nullptr) {
       UnregisterSlab(unmapped->memory);
-      ::munmap(unmapped->memory, unmapped->bytes);
+      UnmapGuarded(unmapped->memory, layout, stacks_per_slab);
     }
     return unreachable;
   }
@@ -259,9 +183,10 @@ struct PoolState {
     return live == 0;
   }
 
-  const std::size_t stack_size;  // Usable bytes, whole pages.
-  const std::size_t guard_size;  // One page.
-  const std::size_t stride;      // Guard page plus stack.
+  const GuardedLayout layout;  // Of each stack; the next three repeat it.
+  const std::size_t stack_size;
+  const std::size_t guard_size;
+  const std::size_t stride;
   const std::size_t stacks_per_slab;
   const std::size_t max_cached;
 
@@ -282,33 +207,30 @@ struct PoolState {
 
 }  // namespace stack_internal
 
+using stack_internal::GuardedLayout;
 using stack_internal::PoolState;
 using stack_internal::Slab;
 using stack_internal::Slot;
 
 absl::StatusOr<StackPool> StackPool::Create(std::size_t stack_size,
-                                            std::size_t max_cached) {
+                                            std::size_t max_cached,
+                                            std::size_t guard_size) {
+  // The call as the caller most likely wrote it.
   const std::string who =
-      absl::StrCat("StackPool::Create(", stack_size, ", ", max_cached, ")");
-  if (stack_size == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(who, ": stack size must be positive"));
-  }
-  const std::size_t guard = stack_internal::PageSize();
-  const std::optional<std::size_t> usable =
-      stack_internal::RoundUpToPages(stack_size);
-  if (!usable.has_value() || *usable > SIZE_MAX - guard) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        who, ": stack size rounded up to whole pages plus a ", guard,
-        "-byte guard page does not fit in the address space"));
-  }
-  const std::size_t stride = *usable + guard;
-  const std::size_t stacks_per_slab =
-      std::clamp<std::size_t>(stack_internal::kSlabTargetBytes / stride, 1,
-                              stack_internal::kMaxStacksPerSlab);
+      guard_size == kDefaultGuardSize
+          ? absl::StrCat("StackPool::Create(", stack_size, ", ", max_cached,
+                         ")")
+          : absl::StrCat("StackPool::Create(", stack_size, ", ", max_cached,
+                         ", ", guard_size, ")");
+  absl::StatusOr<GuardedLayout> layout = stack_internal::MakeGuardedLayout(
+      who, "stack size", stack_size, guard_size);
+  if (!layout.ok()) return layout.status();
+  const std::size_t stacks_per_slab = std::clamp<std::size_t>(
+      stack_internal::kSlabTargetBytes / layout->stride(), 1,
+      stack_internal::kMaxStacksPerSlab);
 
   auto state =
-      std::make_unique<PoolState>(*usable, guard, stacks_per_slab, max_cached);
+      std::make_unique<PoolState>(*layout, stacks_per_slab, max_cached);
   absl::StatusOr<std::unique_ptr<Slab>> slab = state->MapSlab(who);
   if (!slab.ok()) return slab.status();
   {
@@ -342,7 +264,7 @@ absl::StatusOr<PooledStack> StackPool::Acquire() {
       return PooledStack(state_, slot->slab, slot->limit, state.stack_size);
     }
   }
-  // Mapped without the lock: installing a slab's guard pages takes hundreds
+  // Mapped without the lock: installing a slab's guards takes hundreds
   // of system calls, and other threads may meanwhile reuse released stacks.
   absl::StatusOr<std::unique_ptr<Slab>> slab = state.MapSlab(state.Who());
   if (!slab.ok()) return slab.status();
@@ -364,20 +286,7 @@ std::size_t StackPool::NumCached() const {
 }
 
 bool StackPool::GuardPagesAreMappingFree() {
-  using stack_internal::GuardMode;
-  if (stack_internal::guard_mode.load(std::memory_order_relaxed) ==
-      GuardMode::kUnknown) {
-    const std::size_t page = stack_internal::PageSize();
-    void* probe = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (probe == MAP_FAILED) return false;  // Unknown; assume the worst.
-    // Sets the mode as a side effect, whichever way it goes.
-    (void)stack_internal::InstallGuardPage(static_cast<std::byte*>(probe), page,
-                                           "StackPool probe");
-    ::munmap(probe, 2 * page);
-  }
-  return stack_internal::guard_mode.load(std::memory_order_relaxed) ==
-         stack_internal::GuardMode::kMadvise;
+  return stack_internal::GuardsAreMappingFree();
 }
 
 PooledStack::PooledStack(PooledStack&& other) noexcept

@@ -19,13 +19,14 @@
 //   }
 //
 // Scale: stacks are carved out of large mappings ("slabs") of up to 256
-// stacks, each stack with a guard page directly below its limit(). On Linux
-// 6.13 and later the guard pages are installed with
-// madvise(MADV_GUARD_INSTALL), which costs no extra kernel mapping, so a pool
-// can hold hundreds of thousands of live stacks while a process is limited to
-// vm.max_map_count (65530 by default) mappings. Older kernels get the guard
-// pages from mprotect(PROT_NONE), which splits each slab into two mappings per
-// stack, like OsStack.
+// stacks, each stack with a guard (`kDefaultGuardSize` bytes unless asked
+// otherwise, see stack.h) directly below its limit(). On Linux 6.13 and later
+// the guards are installed with madvise(MADV_GUARD_INSTALL), which costs no
+// extra kernel mapping, so a pool can hold hundreds of thousands of live
+// stacks while a process is limited to vm.max_map_count (65530 by default)
+// mappings. Older kernels get the guards from mprotect(PROT_NONE), which
+// splits each slab into two mappings per stack, like OsStack. Either way a
+// guard costs address space, not memory.
 //
 // Lifetime: every PooledStack keeps the pool's state alive, so stacks may
 // outlive the StackPool object that handed them out; the memory is unmapped
@@ -89,13 +90,17 @@ class StackPool {
   // pages), keeping up to `max_cached` released stacks warm for reuse; memory
   // of stacks released beyond that is given back to the system
   // (MADV_DONTNEED) while the address range stays reserved for later
-  // Acquire()s. Maps the first slab right away, so errors show up here:
-  //   InvalidArgumentError   `stack_size` is 0.
-  //   ResourceExhaustedError as for OsStack::Create (size overflow, mmap or
-  //                          guard-page failure; vm.max_map_count named when
-  //                          it is the likely cause).
-  static absl::StatusOr<StackPool> Create(std::size_t stack_size,
-                                          std::size_t max_cached);
+  // Acquire()s. Each stack has `guard_size` bytes of guard below it, rounded
+  // up to whole pages. Maps the first slab right away, so errors show up
+  // here, as for OsStack::Create:
+  //   InvalidArgumentError   `stack_size` or `guard_size` is 0, or their sum
+  //                          overflows once rounded.
+  //   ResourceExhaustedError mmap or a guard's madvise/mprotect failed
+  //                          (vm.max_map_count named when it is the likely
+  //                          cause).
+  static absl::StatusOr<StackPool> Create(
+      std::size_t stack_size, std::size_t max_cached,
+      std::size_t guard_size = kDefaultGuardSize);
 
   // Movable; a moved-from pool may only be destroyed or assigned to (Acquire
   // on it returns FailedPreconditionError). Stacks already handed out are
@@ -114,8 +119,8 @@ class StackPool {
   // Released stacks currently kept warm (at most max_cached).
   std::size_t NumCached() const;
 
-  // Whether this kernel supports MADV_GUARD_INSTALL, i.e. whether guard
-  // pages cost no kernel mapping. Probed once per process.
+  // Whether this kernel supports MADV_GUARD_INSTALL, i.e. whether guards
+  // cost no kernel mapping (for OsStack too). Probed once per process.
   static bool GuardPagesAreMappingFree();
 
  private:

@@ -1,6 +1,7 @@
 #include "fringe/stack/internal/os_memory.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,14 @@ std::optional<std::size_t> RoundUpToPages(std::size_t size) {
   const std::size_t page = PageSize();
   if (size > SIZE_MAX - (page - 1)) return std::nullopt;
   return (size + page - 1) / page * page;
+}
+
+int MadviseRetryingInterrupts(void* address, std::size_t length, int advice) {
+  int result;
+  do {
+    result = ::madvise(address, length, advice);
+  } while (result != 0 && (errno == EINTR || errno == EAGAIN));
+  return result;
 }
 
 absl::Status MappingError(std::string_view who, std::string_view call,

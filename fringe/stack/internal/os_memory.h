@@ -21,6 +21,10 @@ std::size_t PageSize();
 // `size` rounded up to whole pages, or nullopt when that overflows.
 std::optional<std::size_t> RoundUpToPages(std::size_t size);
 
+// madvise(2), retried while the kernel says EINTR or EAGAIN. Returns its
+// result (errno set on failure).
+int MadviseRetryingInterrupts(void* address, std::size_t length, int advice);
+
 // The ResourceExhaustedError for a failed `call` ("mmap", "mprotect", ...)
 // made by `who` (e.g. "OsStack::Create(65536)"), with errno `error`. When the
 // failure is ENOMEM and the process is at (or, for calls that split a mapping,

@@ -17,13 +17,15 @@
 //                                 pointer here, so the link trampoline's CFI
 //                                 leads unwinders into the resumer's frames
 //   base - 40  entry trampoline   first switch pops it and jumps there
+//              + 1                (its endbr64; see x86_64.cc)
 //   base - 48  base - 32          first switch pops it into %rbp
 //                                 <- initial stack pointer
 //
 // A suspended context's stack, from the stack pointer it hands over upwards:
 //
 //   sp +   0   saved %rbp
-//   sp +   8   resume address     (label 0 of the switch that suspended)
+//   sp +   8   resume address     (label 0 of the switch that suspended: an
+//                                 endbr64)
 //   sp +  16   128 bytes skipped  the suspended code's red zone, which the
 //                                 compiler may use in a leaf function and
 //                                 the pushes above must not overwrite
@@ -43,10 +45,30 @@ namespace fringe::arch_internal {
 
 StackPointer InitStack(void* base, EntryFunction entry, void* context);
 
+// Shadow stacks (CET SHSTK): the switch does not switch them yet, so the
+// first `ret` after a switch would fault in a process that runs with them.
+// fringe's own object never claims SHSTK compatibility (//fringe/arch builds
+// it with -fcf-protection=branch, so the linker clears the property for the
+// whole program), and InitStack, on the process's first call, asks the kernel
+// (arch_prctl(ARCH_SHSTK_STATUS)) and aborts with a one-line message if they
+// are on nevertheless. Declared here for tests:
+//
+// The message InitStack dies with for `status`, the word ARCH_SHSTK_STATUS
+// fills in; nullptr when fringe can run.
+const char* ShadowStackProblem(std::uint64_t status);
+// Makes InitStack check again, on its next call, with `status` instead of the
+// kernel's answer.
+void SetShadowStackStatusForTesting(std::uint64_t status);
+
 // The switch proper; SwitchAndLink adds one store (LINK) to it.
 //
 // Why pop + jmp and not ret: the return-stack buffer never saw a call for
 // this address, so a ret would mispredict on every switch.
+// Why endbr64 at label 0: under CET indirect-branch tracking (objects built
+// with -fcf-protection=branch or full, enforced by OpenBSD and by Linux
+// kernels with user IBT) a `jmp *` that lands anywhere else faults. It is a
+// NOP on CPUs without CET, emitted unconditionally: the switch benchmark
+// measured no difference (README, "Hardened x86 builds").
 #define FRINGE_X86_64_SWITCH_ASM(LINK)                                    \
   "leaq -128(%%rsp), %%rsp\n\t" /* step over the red zone */              \
   "leaq 0f(%%rip), %%rax\n\t"                                             \
@@ -59,6 +81,7 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
   "popq %%rax\n\t"                                                        \
   "jmpq *%%rax\n\t"                                                       \
   "0:\n\t"                                                                \
+  "endbr64\n\t" /* the landing pad of that jmp, under IBT */              \
   "leaq 128(%%rsp), %%rsp\n\t" /* back above our red zone */
 
 // Everything the switch does not handle by hand. %rbp is saved by hand

@@ -30,6 +30,13 @@
 #ifndef FRINGE_ARCH_SWITCH_H_
 #define FRINGE_ARCH_SWITCH_H_
 
+// x32 (-mx32) defines __x86_64__ but has 4-byte pointers, and the x86_64
+// switch's frames and offsets assume 8-byte ones. Checked before any #include
+// so that this, not a missing x32 libc header, is what the user reads.
+#if defined(__x86_64__) && defined(__ILP32__)
+#error "fringe: x32 (-mx32) is not supported; build for x86_64 or i686"
+#endif
+
 #include <cstdint>
 
 namespace fringe::arch_internal {

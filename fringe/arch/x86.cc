@@ -4,6 +4,17 @@
 
 #include "fringe/arch/switch.h"
 
+// Where the first switch lands: this many bytes past the entry trampoline's
+// symbol, on its endbr32. The assembly below is laid out from it.
+#define FRINGE_X86_ENTRY_LANDING 1
+#define FRINGE_X86_STR(x) FRINGE_X86_STR2(x)
+#define FRINGE_X86_STR2(x) #x
+
+// Shadow stacks: Linux has no user shadow stacks for 32-bit processes (its
+// CET shadow-stack support is x86_64 only), so unlike x86_64.cc there is no
+// run-time check here. //fringe/arch still builds this object without the
+// SHSTK property, so that no program claims a compatibility the switch lacks.
+
 // Two trampolines sit at the bottom of every generator stack.
 //
 // __morestack (the link trampoline) is never executed: InitStack plants
@@ -14,9 +25,11 @@
 // addresses jump "inwards", except across a function of that name (gcc's
 // -fsplit-stack uses it to chain stack segments); our stacks are not ordered.
 //
-// fringe_arch_x86_entry_trampoline is where the first switch lands, with
-// %eax = arg and %edx = resumer. It pushes entry's three arguments (the i386
-// ABI passes them on the stack) and calls entry(arg, resumer, context).
+// fringe_arch_x86_entry_trampoline is where the first switch lands (on an
+// endbr32: it is an indirect jump), with %eax = arg and %edx = resumer. It
+// pushes entry's three arguments (the i386 ABI passes them on the stack) and
+// calls entry(arg, resumer, context).
+// clang-format off: the assembly splices FRINGE_X86_ENTRY_LANDING in.
 asm(R"(
     .text
     .p2align 4
@@ -51,9 +64,14 @@ fringe_arch_x86_entry_trampoline:
     .cfi_def_cfa %ebp, 8
     # The "caller's" %ebp is the link slot at base - 16.
     .cfi_offset %ebp, -8
-    # Skipped by the first switch: keeps the landing address off the symbol's
+    # The first switch lands FRINGE_X86_ENTRY_LANDING bytes in, on this
+    # endbr32 (it comes by `jmp *%ecx`: IBT wants one). Off the symbol's
     # first byte, which unwinders would attribute to the previous function.
-    nop
+    # Nops, never executed, fill the bytes before (.org fails if they
+    # cannot).
+    .org fringe_arch_x86_entry_trampoline + )"
+    FRINGE_X86_STR(FRINGE_X86_ENTRY_LANDING) R"(, 0x90
+    endbr32
     # Three 4-byte arguments plus this pad make the call site 16-byte aligned
     # (%esp = base - 32), as the ABI requires: entry sees %esp + 4 aligned.
     subl $4, %esp
@@ -66,6 +84,7 @@ fringe_arch_x86_entry_trampoline:
     .cfi_endproc
     .size fringe_arch_x86_entry_trampoline, .-fringe_arch_x86_entry_trampoline
 )");
+// clang-format on
 
 extern "C" void __morestack();
 extern "C" void fringe_arch_x86_entry_trampoline();
@@ -79,7 +98,8 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context) {
   top[-3] = reinterpret_cast<std::uintptr_t>(&__morestack) + 2;
   top[-4] = 0;  // The link slot; a zero frame pointer ends frame-pointer walks.
   top[-5] =
-      reinterpret_cast<std::uintptr_t>(&fringe_arch_x86_entry_trampoline) + 1;
+      reinterpret_cast<std::uintptr_t>(&fringe_arch_x86_entry_trampoline) +
+      FRINGE_X86_ENTRY_LANDING;
   top[-6] = reinterpret_cast<std::uintptr_t>(top - 4);
   return top - 6;
 }

@@ -17,6 +17,7 @@
 //                                 pointer here, so the link trampoline's CFI
 //                                 leads unwinders into the resumer's frames
 //   base - 20  entry trampoline   first switch pops it and jumps there
+//              + 1                (its endbr32; see x86.cc)
 //   base - 24  base - 16          first switch pops it into %ebp
 //                                 <- initial stack pointer
 //
@@ -24,7 +25,8 @@
 // is an ordinary %ebp-chained frame, so frame-pointer walkers follow it:
 //
 //   sp +  0    saved %ebp
-//   sp +  4    resume address     (label 0 of the switch that suspended)
+//   sp +  4    resume address     (label 0 of the switch that suspended:
+//                                 an endbr32 in code built for IBT)
 //   sp +  8    the suspended code's own %esp
 //
 // The i386 ABI has no red zone: nothing below %esp is live.
@@ -57,6 +59,14 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 // from every object this header inlines into.
 // Why pop + jmp and not ret: the return-stack buffer never saw a call for
 // this address, so a ret would mispredict on every switch.
+// Why endbr32 at label 0, and only in code built for IBT: the x86_64
+// switch's endbr64 (see x86_64.h). The call to label 1 is direct and needs
+// none.
+#if defined(__CET__) && (__CET__ & 1)
+#define FRINGE_X86_ENDBR32 "endbr32\n\t"
+#else
+#define FRINGE_X86_ENDBR32 ""
+#endif
 #define FRINGE_X86_SWITCH_ASM(LINK)                                    \
   "calll 1f\n\t"                                                       \
   "1:\n\t"                                                             \
@@ -68,7 +78,8 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
   "popl %%ebp\n\t"                                                     \
   "popl %%ecx\n\t"                                                     \
   "jmpl *%%ecx\n\t"                                                    \
-  "0:\n\t"
+  "0:\n\t"                                                             \
+  FRINGE_X86_ENDBR32 /* the landing pad of that jmp, under IBT */
 
 // Everything the switch does not handle by hand. %ebp is saved by hand
 // (compilers refuse it as a clobber when it is the frame pointer), %esp is
@@ -118,6 +129,7 @@ __attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
 }
 
 #undef FRINGE_X86_SWITCH_ASM
+#undef FRINGE_X86_ENDBR32
 #undef FRINGE_X86_CLOBBERS
 #undef FRINGE_X86_SSE_CLOBBERS
 #undef FRINGE_X86_MMX_CLOBBERS

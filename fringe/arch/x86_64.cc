@@ -1,8 +1,22 @@
 // The x86_64 trampolines and InitStack; see x86_64.h for the frame drawing.
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 
 #include "fringe/arch/switch.h"
+
+// Where the first switch lands: this many bytes past the entry trampoline's
+// symbol, on its endbr64. The assembly below is laid out from it.
+#define FRINGE_X86_64_ENTRY_LANDING 1
+#define FRINGE_X86_64_STR(x) FRINGE_X86_64_STR2(x)
+#define FRINGE_X86_64_STR2(x) #x
 
 // Two trampolines sit at the bottom of every generator stack.
 //
@@ -14,8 +28,10 @@
 // addresses jump "inwards", except across a function of that name (gcc's
 // -fsplit-stack uses it to chain stack segments); our stacks are not ordered.
 //
-// fringe_arch_x86_64_entry_trampoline is where the first switch lands. It
-// calls entry(arg in %rdi, resumer in %rsi, context in %rdx).
+// fringe_arch_x86_64_entry_trampoline is where the first switch lands, with
+// an indirect jump, so on an endbr64 (see x86_64.h). It calls entry(arg in
+// %rdi, resumer in %rsi, context in %rdx).
+// clang-format off: the assembly splices FRINGE_X86_64_ENTRY_LANDING in.
 asm(R"(
     .text
     .p2align 4
@@ -51,9 +67,14 @@ fringe_arch_x86_64_entry_trampoline:
     .cfi_def_cfa %rbp, 16
     # The "caller's" %rbp is the link slot at base - 32.
     .cfi_offset %rbp, -16
-    # Skipped by the first switch: keeps the landing address off the symbol's
+    # The first switch lands FRINGE_X86_64_ENTRY_LANDING bytes in, on this
+    # endbr64 (it comes by `jmp *%rax`: IBT wants one). Off the symbol's
     # first byte, which unwinders would attribute to the previous function.
-    nop
+    # Nops, never executed, fill the bytes before (.org fails if they
+    # cannot).
+    .org fringe_arch_x86_64_entry_trampoline + )"
+    FRINGE_X86_64_STR(FRINGE_X86_64_ENTRY_LANDING) R"(, 0x90
+    endbr64
     movq 24(%rsp), %rdx
     # %rsp + 8 is 16-byte aligned at entry, as the ABI requires.
     callq *16(%rsp)
@@ -62,19 +83,76 @@ fringe_arch_x86_64_entry_trampoline:
     .cfi_endproc
     .size fringe_arch_x86_64_entry_trampoline, .-fringe_arch_x86_64_entry_trampoline
 )");
+// clang-format on
 
 extern "C" void __morestack();
 extern "C" void fringe_arch_x86_64_entry_trampoline();
 
 namespace fringe::arch_internal {
+namespace {
+
+// From <asm/prctl.h> (Linux 6.6), spelled out for older kernel headers.
+constexpr int kArchShstkStatus = 0x5005;
+constexpr std::uint64_t kArchShstkShstk = 1;  // Bit 0: shadow stack enabled.
+
+// Not a status word: no test override is pending.
+constexpr std::uint64_t kNoStatusOverride = ~std::uint64_t{0};
+
+// Set once InitStack has found shadow stacks off; a relaxed load on every
+// later call. Racing first calls both ask the kernel, harmlessly.
+std::atomic<bool> shadow_stacks_checked{false};
+std::atomic<std::uint64_t> status_override{kNoStatusOverride};
+
+std::uint64_t ShadowStackStatus() {
+  if (std::uint64_t s = status_override.exchange(kNoStatusOverride);
+      s != kNoStatusOverride) {
+    return s;
+  }
+  std::uint64_t status = 0;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  // Kernels without user shadow stacks (before 6.6, or built without
+  // CONFIG_X86_USER_SHADOW_STACK) answer EINVAL: then they are off.
+  if (syscall(SYS_arch_prctl, kArchShstkStatus, &status) != 0) status = 0;
+#endif
+  return status;
+}
+
+[[gnu::cold, gnu::noinline]] void CheckShadowStacks() {
+  if (const char* problem = ShadowStackProblem(ShadowStackStatus())) {
+    std::fprintf(stderr, "fringe: %s\n", problem);
+    std::fflush(stderr);
+    std::abort();
+  }
+  shadow_stacks_checked.store(true, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+const char* ShadowStackProblem(std::uint64_t status) {
+  if ((status & kArchShstkShstk) == 0) return nullptr;
+  return "this process runs with x86 shadow stacks (CET SHSTK) enabled, and "
+         "fringe's context switch does not switch them yet, so the first "
+         "return after a switch would fault; run it with shadow stacks off "
+         "(e.g. GLIBC_TUNABLES=glibc.cpu.x86_shstk=off)";
+}
+
+void SetShadowStackStatusForTesting(std::uint64_t status) {
+  status_override.store(status);
+  shadow_stacks_checked.store(false);
+}
 
 StackPointer InitStack(void* base, EntryFunction entry, void* context) {
+  if (!shadow_stacks_checked.load(std::memory_order_relaxed)) {
+    CheckShadowStacks();
+  }
   auto* top = static_cast<std::uintptr_t*>(base);
   top[-1] = reinterpret_cast<std::uintptr_t>(context);
   top[-2] = reinterpret_cast<std::uintptr_t>(entry);
   top[-3] = reinterpret_cast<std::uintptr_t>(&__morestack) + 2;
   top[-4] = 0;  // The link slot; a zero frame pointer ends frame-pointer walks.
-  top[-5] = reinterpret_cast<std::uintptr_t>(&fringe_arch_x86_64_entry_trampoline) + 1;
+  top[-5] =
+      reinterpret_cast<std::uintptr_t>(&fringe_arch_x86_64_entry_trampoline) +
+      FRINGE_X86_64_ENTRY_LANDING;
   top[-6] = reinterpret_cast<std::uintptr_t>(top - 4);
   return top - 6;
 }

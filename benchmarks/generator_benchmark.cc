@@ -67,9 +67,11 @@ void BM_FringeRawSwitch(benchmark::State& state) {
 BENCHMARK(BM_FringeRawSwitch);
 
 // The raw switch plus what Generator adds for the per-context floating-point
-// control state (fringe/arch/cpu_state.h): each side reads MXCSR and the x87
-// control word before switching and compares after. The difference to
-// BM_FringeRawSwitch is its cost per round trip.
+// control state (fringe/arch/cpu_state.h): the departing side reads MXCSR and
+// the x87 control word into a shared slot, the arriving side compares. The
+// difference to BM_FringeRawSwitch is its cost per round trip.
+arch::FpControl fp_handoff;
+
 void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
   fringe::OsStack stack = NewStack();
   arch::StackPointer sp = arch::InitStack(
@@ -77,8 +79,9 @@ void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
       [](std::uintptr_t arg, arch::StackPointer resumer, void*) {
         for (;;) {
           arch::FpControl fp = arch::ReadFpControl();
+          fp_handoff = fp;
           arch::Transfer t = arch::Switch(arg, resumer);
-          arch::RestoreFpControl(fp);
+          arch::ReturnToFpControl(fp, fp_handoff);
           arg = t.arg;
           resumer = t.from;
         }
@@ -87,8 +90,9 @@ void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
   std::uintptr_t i = 0;
   for (auto _ : state) {
     arch::FpControl fp = arch::ReadFpControl();
+    fp_handoff = fp;
     arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
-    arch::RestoreFpControl(fp);
+    arch::ReturnToFpControl(fp, fp_handoff);
     sp = t.from;
     benchmark::DoNotOptimize(t.arg);
   }

@@ -164,10 +164,11 @@ class Yielder {
 
   std::uintptr_t SwitchOut(std::uintptr_t word) {
     arch_internal::FpControl fp = arch_internal::ReadFpControl();
+    control_->fp_handoff = fp;
     control_->hooks.BeforeSuspend(/*final=*/false);
     arch_internal::Transfer t = arch_internal::Switch(word, resumer_);
     control_->hooks.OnEnter();
-    arch_internal::RestoreFpControl(fp);
+    arch_internal::ReturnToFpControl(fp, control_->fp_handoff);
     resumer_ = t.from;
     return t.arg;
   }
@@ -458,11 +459,12 @@ class Generator {
     generator_internal::ExceptionState::Token exceptions =
         exception_state_.Enter();
     arch_internal::FpControl fp = arch_internal::ReadFpControl();
+    control_->fp_handoff = fp;
     control_->hooks.BeforeResume();
     arch_internal::Transfer t =
         arch_internal::SwitchAndLink(word, sp_, frames_base_);
     control_->hooks.AfterResume();
-    arch_internal::RestoreFpControl(fp);
+    arch_internal::ReturnToFpControl(fp, control_->fp_handoff);
     exception_state_.Leave(exceptions);
     sp_ = t.from;
     return t.arg;
@@ -564,7 +566,7 @@ template <typename Input, typename Output, typename F>
                         arch_internal::StackPointer resumer, void* context) {
   auto* control = static_cast<Control<F>*>(context);
   control->hooks.OnEnter();
-  arch_internal::RestoreFpControl(control->fp_control);
+  arch_internal::ReturnToFpControl(control->fp_control, control->fp_handoff);
   std::uintptr_t result = kReturnedWord;
   {
     Yielder<Input, Output> yielder(resumer, control);
@@ -586,6 +588,7 @@ template <typename Input, typename Output, typename F>
       // unwound. The unwind must not end here (glibc aborts with "exception
       // not rethrown"): the resumer carries it on from its own frames
       // (Generator::Run), as if the body had run on the thread's stack.
+      control->fp_handoff = arch_internal::ReadFpControl();
       control->hooks.BeforeSuspend(/*final=*/true);
       arch_internal::Switch(kThreadExitWord, yielder.resumer_);
       __builtin_unreachable();
@@ -597,6 +600,7 @@ template <typename Input, typename Output, typename F>
 #endif
     resumer = yielder.resumer_;
   }
+  control->fp_handoff = arch_internal::ReadFpControl();
   control->hooks.BeforeSuspend(/*final=*/true);
   arch_internal::Switch(result, resumer);
   __builtin_unreachable();  // Nobody switches to a finished generator.

@@ -44,6 +44,8 @@ inline constexpr std::uintptr_t kThreadExitWord = 3;  // Exit/cancel in flight.
 struct ControlBase {
   SwitchHooks hooks;
   arch_internal::FpControl fp_control;  // The creator's, for the first entry.
+  // The FP control state running when the last side switched out.
+  arch_internal::FpControl fp_handoff;
   // The body is suspended in SuspendOrCancel(): destroying the generator
   // cancels it (no ForcedUnwind), which works without exceptions too.
   bool cancellable = false;

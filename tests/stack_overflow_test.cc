@@ -130,9 +130,8 @@ void OverflowIn(S stack) {
 template <typename S>
 void EnterBigFrameNearLimit(S stack) {
   void* limit = stack.limit();
-  Generator<void, int, S> body(std::move(stack), [limit](auto& yielder) {
+  Generator<void, int, S> body(std::move(stack), [limit](auto&) {
     test_guards::DescendThenStoreToBigFrame(limit);
-    yielder.Suspend(0);
   });
   body.Resume();
 }

@@ -5,9 +5,10 @@ arch_ibt_test.sh to disassemble and read the property notes of."""
 
 def _cf_protection_full_impl(settings, attr):
     # Only the flag under test: the test is about code generation, and a
-    # sanitizer's --copt (--config=asan) has no runtime for the i686 variant.
+    # sanitizer's flags (--config=asan) have no runtime for the i686 variant.
     return {
         "//command_line_option:copt": ["-fcf-protection=full"],
+        "//command_line_option:linkopt": [],
         "//command_line_option:platforms": (
             [str(attr.platform)] if attr.platform else [str(p) for p in settings["//command_line_option:platforms"]]
         ),
@@ -18,6 +19,7 @@ _cf_protection_full = transition(
     inputs = ["//command_line_option:platforms"],
     outputs = [
         "//command_line_option:copt",
+        "//command_line_option:linkopt",
         "//command_line_option:platforms",
     ],
 )

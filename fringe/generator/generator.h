@@ -62,6 +62,7 @@
 
 #if defined(__cpp_exceptions)
 #include <exception>
+#include <stdexcept>
 #endif
 #if defined(__GLIBCXX__) && defined(__cpp_exceptions)
 #include <cxxabi.h>  // abi::__forced_unwind: thread exit and cancellation
@@ -106,6 +107,27 @@ inline constexpr struct MigratableTag {
 //   try { ... } catch (...) { cleanup(); throw; }
 class ForcedUnwind {};
 
+#if defined(__cpp_exceptions)
+// Thrown by Resume() when the body overflowed its stack and the overflow
+// handler ended it (fringe/debug/stack_overflow.h, `recover = true`). The
+// generator is then finished and its stack released, without running the
+// destructors of what the body had live (as Abandon() does): what it owned
+// leaks. what() names the stack's range.
+class StackOverflow : public std::runtime_error {
+ public:
+  StackOverflow(void* limit, void* base)
+      : std::runtime_error(generator_internal::OverflowMessage(limit, base)),
+        limit_(limit),
+        base_(base) {}
+  void* limit() const { return limit_; }
+  void* base() const { return base_; }
+
+ private:
+  void* limit_;
+  void* base_;
+};
+#endif
+
 template <typename Input, typename Output, Stack S>
 class Generator;
 
@@ -139,6 +161,40 @@ class Yielder {
   //   nftw(root, [](const char* path, ...) {
   //     return yielder->SuspendOrCancel(path) ? FTW_CONTINUE : FTW_STOP;
   //   }, 16, FTW_ACTIONRETVAL);
+  // Runs f() on the stack of the code that called Resume(), below its
+  // frames, and returns what f returns; an exception from f propagates into
+  // the body. For stack-hungry or signal-unsafe calls from a body on a small
+  // stack. Backtraces taken inside f go on through the body's frames into
+  // the resumer's. (As corosensei's on_parent_stack and folly's
+  // runInMainContext.)
+  template <typename F>
+  std::invoke_result_t<F&> OnResumerStack(F&& f) {
+    using R = std::invoke_result_t<F&>;
+    generator_internal::ResumerStackCall<F, R> call{std::addressof(f),
+                                                    control_};
+    // The resumer's suspended context sits at resumer_; everything below it
+    // is free until the body suspends. (x86_64's switch stepped over the
+    // resumer's red zone before it pushed that context.)
+    void* base = reinterpret_cast<void*>(
+        reinterpret_cast<std::uintptr_t>(resumer_) &
+        ~(std::uintptr_t{kStackAlignment} - 1));
+    arch_internal::StackPointer sp = arch_internal::InitStack(
+        base, &generator_internal::RunOnResumerStack<F, R>, &call);
+    control_->hooks.BeforeSuspend(/*final=*/false);
+    arch_internal::SwitchAndLink(0, sp, base);
+    control_->hooks.OnEnter();
+    return call.Result();
+  }
+
+  // Bytes left between the body's current stack pointer and the stack's
+  // limit(): how deep the body may still go (signal frames need some too).
+  std::size_t RemainingStack() const {
+    char here;
+    asm volatile("" : : "r"(&here));
+    return static_cast<std::size_t>(
+        &here - static_cast<char*>(control_->tools.limit));
+  }
+
   using CancellableInput =
       std::conditional_t<std::is_void_v<Input>, bool, std::optional<Input>>;
   template <typename O = Output>
@@ -264,22 +320,28 @@ class Generator {
     auto base = reinterpret_cast<std::uintptr_t>(stack_.base());
     auto limit = reinterpret_cast<std::uintptr_t>(stack_.limit());
     constexpr std::size_t kAlign = generator_internal::ControlAlignment<Body>();
+    // [frames | control block | StackRecord] base
+    constexpr std::size_t kTop = sizeof(generator_internal::StackRecord);
     std::uintptr_t frames_base =
-        (base - sizeof(C)) & ~(std::uintptr_t{kAlign} - 1);
-    if (base < limit + sizeof(C) + kAlign ||
+        (base - kTop - sizeof(C)) & ~(std::uintptr_t{kAlign} - 1);
+    if (base < limit + kTop + sizeof(C) + kAlign ||
         (frames_base - limit < generator_internal::kSurelyEnoughRoom &&
          frames_base - limit < generator_internal::MinimumStackRoom())) {
       generator_internal::Fatal(
           "Generator: the stack is too small: %zu bytes, %zu needed (%zu for "
-          "the body object, %zu for its first frames and a signal frame); "
-          "create a bigger stack",
+          "the body object and fringe's control block, %zu for its first "
+          "frames and a signal frame); create a bigger stack",
           std::size_t(base - limit),
-          generator_internal::MinimumStackSize<Body>(), sizeof(C),
+          generator_internal::MinimumStackSize<Body>(), kTop + sizeof(C),
           generator_internal::MinimumStackRoom());
     }
     auto* control =
         ::new (reinterpret_cast<void*>(frames_base)) C(std::forward<F>(body));
     control->fp_control = arch_internal::ReadFpControl();
+    control->tools = {stack_.limit(), reinterpret_cast<void*>(frames_base),
+                      nullptr};
+    *generator_internal::RecordOf(stack_.base()) = {
+        generator_internal::kStackRecordMagic, &control->tools};
     control_ = control;
     release_control_ = [](generator_internal::ControlBase* c) {
       static_cast<C*>(c)->~C();
@@ -297,6 +359,7 @@ class Generator {
         frames_base_(other.frames_base_),
         sp_(other.sp_),
         migratable_(other.migratable_),
+        overflowed_(other.overflowed_),
         thread_(other.thread_),
         phase_(other.phase_.exchange(Phase::kFinished, kRelaxed)),
         exception_state_(other.exception_state_) {
@@ -314,6 +377,7 @@ class Generator {
       frames_base_ = moved.frames_base_;
       sp_ = moved.sp_;
       migratable_ = moved.migratable_;
+      overflowed_ = moved.overflowed_;
       thread_ = moved.thread_;
       phase_.store(moved.phase_.exchange(Phase::kFinished, kRelaxed), kRelaxed);
       exception_state_ = moved.exception_state_;
@@ -344,6 +408,10 @@ class Generator {
     }
   }
   bool done() const { return phase_.load(kRelaxed) == Phase::kFinished; }
+
+  // True once the body overflowed its stack and the overflow handler ended
+  // it (see fringe::StackOverflow); the generator is then finished.
+  bool overflowed() const { return overflowed_; }
 
   // Finishes the generator (unwinding it first if suspended) and returns its
   // stack for reuse.
@@ -448,8 +516,33 @@ class Generator {
     }
 #endif
 #endif
+    if (__builtin_expect(word == generator_internal::kOverflowedWord, 0)) {
+      Overflowed();
+      return generator_internal::kReturnedWord;
+    }
     phase_.store(Phase::kSuspended, kRelaxed);
     return word;
+  }
+
+  // The body overflowed into its stack's guard and the overflow handler
+  // (InstallStackOverflowHandler({.recover = true})) ended it: nothing on its
+  // stack can be unwound, so the generator finishes as Abandon() would, and
+  // the stack is released at once.
+  [[gnu::cold, gnu::noinline]] void Overflowed() {
+    phase_.store(Phase::kFinished, kRelaxed);
+    overflowed_ = true;
+    void* limit = stack_.limit();
+    void* base = stack_.base();
+    control_->tools.suspended = nullptr;
+    control_->hooks.OnRelease();
+    control_ = nullptr;
+    { S released = std::move(stack_); }
+#if defined(__cpp_exceptions)
+    throw StackOverflow(limit, base);
+#else
+    (void)limit;
+    (void)base;
+#endif
   }
 
   std::uintptr_t SwitchIn(std::uintptr_t word) {
@@ -457,16 +550,24 @@ class Generator {
     if (__builtin_expect(thread != thread_, 0)) AdoptThread(thread);
     phase_.store(Phase::kRunning, kRelaxed);
     generator_internal::ExceptionState::Token exceptions =
-        exception_state_.Enter();
+        exception_state_.Enter(thread);
     arch_internal::FpControl fp = arch_internal::ReadFpControl();
     control_->fp_handoff = fp;
+    control_->tools.suspended = nullptr;
     control_->hooks.BeforeResume();
     arch_internal::Transfer t =
         arch_internal::SwitchAndLink(word, sp_, frames_base_);
+    if (__builtin_expect(t.arg == generator_internal::kOverflowedWord, 0)) {
+      // The body overflowed its stack, and fringe/debug's handler switched
+      // here in its place: do what the body's last switch would have done.
+      control_->fp_handoff = arch_internal::ReadFpControl();
+      control_->hooks.BeforeSuspend(/*final=*/true);
+    }
     control_->hooks.AfterResume();
     arch_internal::ReturnToFpControl(fp, control_->fp_handoff);
     exception_state_.Leave(exceptions);
     sp_ = t.from;
+    control_->tools.suspended = t.from;
     return t.arg;
   }
 
@@ -548,6 +649,7 @@ class Generator {
   void* frames_base_ = nullptr;
   arch_internal::StackPointer sp_ = nullptr;
   bool migratable_ = false;
+  bool overflowed_ = false;
   std::uintptr_t thread_ = 0;  // ThreadPointer() of the pinning thread.
   // State, with kRunnable split in two: only a suspended body has frames to
   // unwind. One byte; Run() tests "runnable" with one compare.
@@ -561,8 +663,13 @@ class Generator {
 
 namespace generator_internal {
 
+// no_sanitize("null"): glibc's thread-exit unwind is a foreign exception
+// with no object, so the catch of abi::__forced_unwind below binds a
+// reference to null, which UBSan would report. UBSan's checks are inserted
+// into each function as it is compiled, before inlining, so the body (and
+// all it calls) keeps its checks when inlined here.
 template <typename Input, typename Output, typename F>
-[[noreturn]] void Entry(std::uintptr_t word,
+[[noreturn, gnu::no_sanitize("null")]] void Entry(std::uintptr_t word,
                         arch_internal::StackPointer resumer, void* context) {
   auto* control = static_cast<Control<F>*>(context);
   control->hooks.OnEnter();

@@ -8,11 +8,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <type_traits>
 #include <utility>
 
 #if defined(__cpp_exceptions)
 #include <exception>
+#include <string>
 #endif
 #if __STDC_HOSTED__
 #include <unistd.h>  // sysconf(_SC_MINSIGSTKSZ)
@@ -20,6 +22,7 @@
 
 #include "fringe/arch/cpu_state.h"
 #include "fringe/arch/switch.h"
+#include "fringe/generator/internal/stack_record.h"
 #include "fringe/generator/internal/switch_hooks.h"
 #include "fringe/stack/stack.h"
 
@@ -42,6 +45,7 @@ inline constexpr std::uintptr_t kThreadExitWord = 3;  // Exit/cancel in flight.
 // What the generator and its owner share, at the top of the generator's
 // stack (so it never moves when the Generator object does).
 struct ControlBase {
+  ToolState tools;  // Found by tools through the StackRecord (stack_record.h).
   SwitchHooks hooks;
   arch_internal::FpControl fp_control;  // The creator's, for the first entry.
   // The FP control state running when the last side switched out.
@@ -94,7 +98,8 @@ constexpr std::size_t ControlAlignment() {
 template <typename F>
 std::size_t MinimumStackSize() {
   constexpr std::size_t kAlign = ControlAlignment<F>();
-  return ((sizeof(Control<F>) + kAlign - 1) & ~(kAlign - 1)) +
+  return ((sizeof(StackRecord) + sizeof(Control<F>) + kAlign - 1) &
+          ~(kAlign - 1)) +
          MinimumStackRoom();
 }
 
@@ -103,6 +108,8 @@ std::size_t MinimumStackSize() {
 // cannot leave the body (inside a destructor, below a noexcept function) the
 // C++ runtime would end in a bare std::terminate. These turn that into one
 // line naming the fix. (exception_state.cc)
+// StackOverflow's what(): "fringe: the generator overflowed its stack [...".
+std::string OverflowMessage(void* limit, void* base);
 void BeginForcedUnwind();  // In the body, just before the throw.
 void EndForcedUnwind();    // In the body, once it reached the entry.
 #endif
@@ -117,6 +124,57 @@ template <typename Input, typename Output, typename F>
 }  // namespace generator_internal
 
 namespace generator_internal {
+
+// Yielder::OnResumerStack's call, made on the resumer's stack by
+// RunOnResumerStack, which then switches back to the body.
+template <typename F, typename R>
+struct ResumerStackCall {
+  F* f;
+  ControlBase* control;
+  alignas(std::conditional_t<std::is_void_v<R>, char, R>) unsigned char
+      storage[sizeof(std::conditional_t<std::is_void_v<R>, char, R>)];
+#if defined(__cpp_exceptions)
+  std::exception_ptr error;
+#endif
+
+  R Result() {
+#if defined(__cpp_exceptions)
+    if (error) std::rethrow_exception(std::move(error));
+#endif
+    if constexpr (!std::is_void_v<R>) {
+      R* value = std::launder(reinterpret_cast<R*>(storage));
+      R result = std::move(*value);
+      value->~R();
+      return result;
+    }
+  }
+};
+
+template <typename F, typename R>
+[[noreturn]] void RunOnResumerStack(std::uintptr_t,
+                                    arch_internal::StackPointer body,
+                                    void* context) {
+  auto* call = static_cast<ResumerStackCall<F, R>*>(context);
+  // To the sanitizers this is the resumer running again, as after a switch
+  // back from the body; and switching back is the resumer resuming it.
+  call->control->hooks.AfterResume();
+#if defined(__cpp_exceptions)
+  try {
+#endif
+    if constexpr (std::is_void_v<R>) {
+      (*call->f)();
+    } else {
+      ::new (static_cast<void*>(call->storage)) R((*call->f)());
+    }
+#if defined(__cpp_exceptions)
+  } catch (...) {
+    call->error = std::current_exception();
+  }
+#endif
+  call->control->hooks.BeforeResume();
+  arch_internal::Switch(0, body);
+  __builtin_unreachable();
+}
 
 #if __STDC_HOSTED__
 using DefaultStack = OsStack;

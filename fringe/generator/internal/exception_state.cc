@@ -7,8 +7,13 @@
 #if defined(__cpp_exceptions)
 #include <cxxabi.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
+#include <string>
+
+#include "fringe/generator/internal/control.h"
 
 #include "fringe/generator/internal/fatal.h"
 
@@ -62,5 +67,21 @@ void BeginForcedUnwind() {
 void EndForcedUnwind() { --forced_unwinds_in_flight; }
 
 }  // namespace fringe::generator_internal
+
+namespace fringe::generator_internal {
+
+std::string OverflowMessage(void* limit, void* base) {
+  char message[160];
+  std::snprintf(message, sizeof message,
+                "fringe: the generator overflowed its stack [%p, %p) of %zu "
+                "bytes and was ended",
+                limit, base,
+                static_cast<std::size_t>(static_cast<char*>(base) -
+                                         static_cast<char*>(limit)));
+  return message;
+}
+
+}  // namespace fringe::generator_internal
+
 
 #endif

@@ -54,10 +54,11 @@ class ExceptionState {
   };
 
   // Before switching into the generator: puts the resumer's state aside and
-  // installs the generator's.
-  Token Enter() {
+  // installs the generator's. `thread` is arch_internal::ThreadPointer(),
+  // which the caller has read already.
+  Token Enter(std::uintptr_t thread) {
     Token token;
-    token.thread = ThreadGlobals();
+    token.thread = ThreadGlobals(thread);
     token.resumer_had_state = !token.thread->Empty();
     if (__builtin_expect(token.resumer_had_state, 0)) {
       token.thread->MoveTo(token.resumer);
@@ -88,7 +89,7 @@ class ExceptionState {
   // The rethrow resumes glibc's forced unwind, with its own stop function,
   // from the caller's frame.
   [[noreturn]] void ContinueThreadExit() {
-    Globals* thread = ThreadGlobals();
+    Globals* thread = ThreadGlobals(arch_internal::ThreadPointer());
     thread->caught_exceptions = saved_.caught_exceptions;
     thread->uncaught_exceptions = saved_.uncaught_exceptions;
     has_saved_ = false;
@@ -108,8 +109,7 @@ class ExceptionState {
   // loads and a compare; the lookup runs once per thread a generator sees.
   // (A thread that reuses an exited thread's pointer reuses its static TLS
   // block too, where libstdc++ keeps these globals.)
-  Globals* ThreadGlobals() {
-    std::uintptr_t tp = arch_internal::ThreadPointer();
+  Globals* ThreadGlobals(std::uintptr_t tp) {
     if (__builtin_expect(tp != cached_thread_, 0)) {
       cached_globals_ = LookUpThreadGlobals();
       cached_thread_ = tp;
@@ -129,7 +129,7 @@ class ExceptionState {
 class ExceptionState {
  public:
   struct Token {};
-  Token Enter() { return {}; }
+  Token Enter(std::uintptr_t) { return {}; }
   void Leave(Token&) {}
 };
 

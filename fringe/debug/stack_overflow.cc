@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "fringe/debug/internal/resume_context.h"
+#include "fringe/generator/internal/stack_record.h"
 #include "fringe/stack/guard_registry.h"
 #include "fringe/stack/internal/guarded_mapping.h"
 #include "fringe/stack/stack.h"
@@ -162,12 +165,57 @@ void Chain(int signal, siginfo_t* info, void* context, bool overflow) {
   if (overflow) DieOfDefaultAction(signal);
 }
 
+// --- Recovery
+// ----------------------------------------------------------------
+
+std::atomic<bool> recover{false};
+
+// The word in a generator's link slot, 4 words below the base its frames
+// start from (fringe/arch/switch.h): where the context that last resumed it
+// suspended (see ContextFromLink).
+void* ResumerOf(const generator_internal::ToolState& state) {
+  return static_cast<void**>(state.frames_base)[-4];
+}
+
+// An overflow of a generator running on this thread: returns from the
+// handler into the generator's resumer, as if the body had switched back
+// with generator_internal::kOverflowedWord (Generator::Run takes it from
+// there). False if the fault is not that: a guard of a stack no generator
+// runs on, or another thread's stack.
+bool Recover(const GuardedStack& stack, void* context) {
+  if (!recover.load(std::memory_order_relaxed) || context == nullptr) {
+    return false;
+  }
+  const generator_internal::StackRecord* record =
+      generator_internal::RecordOf(stack.base);
+  if (record->magic != generator_internal::kStackRecordMagic) return false;
+  const generator_internal::ToolState* state = record->state;
+  const auto limit = reinterpret_cast<std::uintptr_t>(stack.limit);
+  const auto base = reinterpret_cast<std::uintptr_t>(stack.base);
+  const auto state_at = reinterpret_cast<std::uintptr_t>(state);
+  if (state_at < limit || state_at >= base) return false;
+  // The faulting code runs on this stack (or just below it, in the guard):
+  // the generator is running, on this thread.
+  auto& uc = *static_cast<ucontext_t*>(context);
+  const std::uintptr_t sp = debug_internal::StackPointerOf(uc);
+  if (sp >= base || sp + (std::uintptr_t{1} << 24) < limit) return false;
+  void* link = ResumerOf(*state);
+  if (link == nullptr) return false;
+  return debug_internal::ResumeSuspendedContext(
+      uc, debug_internal::ContextFromLink(link),
+      generator_internal::kOverflowedWord);
+}
+
 void OnFault(int signal, siginfo_t* info, void* context) {
   const int saved_errno = errno;
   // si_code > 0: raised by the kernel for an access, so si_addr is the
   // faulting address (for kill(2) and friends it holds the sender's pid).
   std::optional<GuardedStack> stack;
   if (info != nullptr && info->si_code > 0) stack = FindGuard(info->si_addr);
+  if (stack.has_value() && Recover(*stack, context)) {
+    errno = saved_errno;
+    return;  // Into the generator's resumer.
+  }
   if (stack.has_value()) {
     PrintReport(*stack);
     PrintBacktrace();
@@ -302,7 +350,8 @@ absl::Status InstallHandlerForProcess()
 
 }  // namespace
 
-absl::Status InstallStackOverflowHandler() {
+absl::Status InstallStackOverflowHandler(StackOverflowOptions options) {
+  if (options.recover) recover.store(true, std::memory_order_relaxed);
   // The alternate stack first: once the handler is in, an overflow on this
   // thread needs it.
   if (absl::Status status = alt_stack.Ensure(); !status.ok()) return status;

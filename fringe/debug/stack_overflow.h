@@ -64,7 +64,17 @@ namespace fringe {
 //   FailedPreconditionError called from a handler running on the thread's
 //                           alternate signal stack, which cannot be replaced.
 //   Other (from errno)     sigaltstack or sigaction failed.
-absl::Status InstallStackOverflowHandler();
+struct StackOverflowOptions {
+  // false: report and die (the default). true: an overflow inside a
+  // generator's body ends that generator instead of the process: its
+  // Resume() throws fringe::StackOverflow (without exceptions: returns
+  // nullopt / false, and overflowed() says why), its stack is released
+  // without running the body's destructors (as Abandon() does: what the
+  // body owned leaks), and the program goes on. Process-wide: once any call
+  // asks for it, it stays on. Faults anywhere else behave as without it.
+  bool recover = false;
+};
+absl::Status InstallStackOverflowHandler(StackOverflowOptions options = {});
 
 }  // namespace fringe
 

@@ -170,16 +170,17 @@ class Yielder {
   template <typename F>
   std::invoke_result_t<F&> OnResumerStack(F&& f) {
     using R = std::invoke_result_t<F&>;
-    generator_internal::ResumerStackCall<F, R> call{std::addressof(f),
-                                                    control_};
+    using Fn = std::remove_reference_t<F>;
+    generator_internal::ResumerStackCall<Fn, R> call{std::addressof(f),
+                                                     control_};
     // The resumer's suspended context sits at resumer_; everything below it
     // is free until the body suspends. (x86_64's switch stepped over the
     // resumer's red zone before it pushed that context.)
-    void* base = reinterpret_cast<void*>(
-        reinterpret_cast<std::uintptr_t>(resumer_) &
-        ~(std::uintptr_t{kStackAlignment} - 1));
+    void* base =
+        reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(resumer_) &
+                                ~(std::uintptr_t{kStackAlignment} - 1));
     arch_internal::StackPointer sp = arch_internal::InitStack(
-        base, &generator_internal::RunOnResumerStack<F, R>, &call);
+        base, &generator_internal::RunOnResumerStack<Fn, R>, &call);
     control_->hooks.BeforeSuspend(/*final=*/false);
     arch_internal::SwitchAndLink(0, sp, base);
     control_->hooks.OnEnter();
@@ -188,11 +189,12 @@ class Yielder {
 
   // Bytes left between the body's current stack pointer and the stack's
   // limit(): how deep the body may still go (signal frames need some too).
+  // (The frame address, not a local's: under ASan locals may live on its
+  // fake stack, on the heap.)
   std::size_t RemainingStack() const {
-    char here;
-    asm volatile("" : : "r"(&here));
-    return static_cast<std::size_t>(
-        &here - static_cast<char*>(control_->tools.limit));
+    auto* here = static_cast<char*>(__builtin_frame_address(0));
+    return static_cast<std::size_t>(here -
+                                    static_cast<char*>(control_->tools.limit));
   }
 
   using CancellableInput =
@@ -434,10 +436,8 @@ class Generator {
         generator_internal::Fatal(
             "Generator::Abandon() on a running generator");
       }
-      control_->hooks.OnRelease();
-      if (phase != Phase::kSuspended) release_control_(control_);
-      control_ = nullptr;
-      phase_.store(Phase::kFinished, kRelaxed);
+      // A suspended body's operator() is still running: leave it be.
+      DropControl(/*destroy_body=*/phase != Phase::kSuspended);
     }
     return std::move(stack_);
   }
@@ -529,13 +529,10 @@ class Generator {
   // stack can be unwound, so the generator finishes as Abandon() would, and
   // the stack is released at once.
   [[gnu::cold, gnu::noinline]] void Overflowed() {
-    phase_.store(Phase::kFinished, kRelaxed);
     overflowed_ = true;
     void* limit = stack_.limit();
     void* base = stack_.base();
-    control_->tools.suspended = nullptr;
-    control_->hooks.OnRelease();
-    control_ = nullptr;
+    DropControl(/*destroy_body=*/false);
     { S released = std::move(stack_); }
 #if defined(__cpp_exceptions)
     throw StackOverflow(limit, base);
@@ -627,9 +624,18 @@ class Generator {
                   "fringe::ForcedUnwind (a catch (...) must rethrow it)");
       }
     }
+    DropControl(/*destroy_body=*/true);
+  }
+
+  // The end of every generator's life on its stack: tools stop seeing it
+  // (the StackRecord's magic is cleared, so that a reused stack's stale
+  // record is never trusted), and the body object is destroyed unless a
+  // suspended call of it still runs there.
+  void DropControl(bool destroy_body) {
     phase_.store(Phase::kFinished, kRelaxed);
+    generator_internal::RecordOf(stack_.base())->magic = 0;
     control_->hooks.OnRelease();
-    release_control_(control_);
+    if (destroy_body) release_control_(control_);
     control_ = nullptr;
   }
 
@@ -669,8 +675,8 @@ namespace generator_internal {
 // into each function as it is compiled, before inlining, so the body (and
 // all it calls) keeps its checks when inlined here.
 template <typename Input, typename Output, typename F>
-[[noreturn, gnu::no_sanitize("null")]] void Entry(std::uintptr_t word,
-                        arch_internal::StackPointer resumer, void* context) {
+[[noreturn, gnu::no_sanitize("null")]] void Entry(
+    std::uintptr_t word, arch_internal::StackPointer resumer, void* context) {
   auto* control = static_cast<Control<F>*>(context);
   control->hooks.OnEnter();
   arch_internal::ReturnToFpControl(control->fp_control, control->fp_handoff);

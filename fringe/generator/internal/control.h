@@ -131,8 +131,8 @@ template <typename F, typename R>
 struct ResumerStackCall {
   F* f;
   ControlBase* control;
-  alignas(std::conditional_t<std::is_void_v<R>, char, R>) unsigned char
-      storage[sizeof(std::conditional_t<std::is_void_v<R>, char, R>)];
+  alignas(std::conditional_t<std::is_void_v<R>, char, R>) unsigned char storage
+      [sizeof(std::conditional_t<std::is_void_v<R>, char, R>)];
 #if defined(__cpp_exceptions)
   std::exception_ptr error;
 #endif

@@ -14,7 +14,6 @@
 #include <string>
 
 #include "fringe/generator/internal/control.h"
-
 #include "fringe/generator/internal/fatal.h"
 
 namespace fringe::generator_internal {
@@ -82,6 +81,5 @@ std::string OverflowMessage(void* limit, void* base) {
 }
 
 }  // namespace fringe::generator_internal
-
 
 #endif

@@ -37,7 +37,8 @@ struct StackRecord {
   ToolState* state;
 };
 
-inline constexpr std::uint64_t kStackRecordMagic = 0x6672696e67652d31;  // "fringe-1"
+inline constexpr std::uint64_t kStackRecordMagic =
+    0x6672696e67652d31;  // "fringe-1"
 
 inline StackRecord* RecordOf(void* base) {
   return reinterpret_cast<StackRecord*>(static_cast<char*>(base) -

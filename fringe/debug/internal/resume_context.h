@@ -1,0 +1,103 @@
+// fringe/debug/internal/resume_context.h
+//
+// Makes a signal handler return into a context that fringe's switch
+// suspended, instead of into the code that faulted: what recovering from a
+// generator's stack overflow does (stack_overflow.cc). Every CPU's switch
+// leaves a suspended context as [frame pointer][resume address] at its stack
+// pointer and resumes it by loading both, stepping over them and jumping to
+// the resume address with the word in the first argument register and the
+// switching context's stack pointer in the second (fringe/arch/switch.h).
+// Here the kernel does the loading, from the ucontext the handler edits.
+// Internal to fringe.
+
+#ifndef FRINGE_DEBUG_INTERNAL_RESUME_CONTEXT_H_
+#define FRINGE_DEBUG_INTERNAL_RESUME_CONTEXT_H_
+
+#include <signal.h>
+#include <sys/ucontext.h>
+
+#include <cstdint>
+
+namespace fringe::debug_internal {
+
+// The suspended context of whoever last resumed a generator, from the value
+// SwitchAndLink left in the generator's link slot. riscv64's switch stores
+// its stack pointer there before pushing its [s0][resume address] pair
+// (fringe/arch/riscv64.h); the others after.
+inline void* ContextFromLink(void* link) {
+#if defined(__riscv)
+  return static_cast<char*>(link) - 16;
+#else
+  return link;
+#endif
+}
+
+// Where a stack pointer sits in `context`, or 0 if this CPU is not known.
+inline std::uintptr_t StackPointerOf(const ucontext_t& context) {
+#if defined(__x86_64__)
+  return context.uc_mcontext.gregs[REG_RSP];
+#elif defined(__i386__)
+  return context.uc_mcontext.gregs[REG_ESP];
+#elif defined(__aarch64__)
+  return context.uc_mcontext.sp;
+#elif defined(__riscv)
+  return context.uc_mcontext.__gregs[2];           // sp
+#else
+  (void)context;
+  return 0;
+#endif
+}
+
+// Rewrites `context` so that returning from the handler resumes the context
+// suspended at `suspended`, receiving `word` (and 0 as the switching side).
+// Returns false on a CPU it does not know.
+inline bool ResumeSuspendedContext(ucontext_t& context, void* suspended,
+                                   std::uintptr_t word) {
+  auto* slots = static_cast<std::uintptr_t*>(suspended);
+  const std::uintptr_t fp = slots[0];
+  const std::uintptr_t pc = slots[1];
+  const auto sp = reinterpret_cast<std::uintptr_t>(slots + 2);
+#if defined(__x86_64__)
+  greg_t* r = context.uc_mcontext.gregs;
+  r[REG_RSP] = static_cast<greg_t>(sp);
+  r[REG_RBP] = static_cast<greg_t>(fp);
+  r[REG_RIP] = static_cast<greg_t>(pc);
+  r[REG_RDI] = static_cast<greg_t>(word);
+  r[REG_RSI] = 0;
+  return true;
+#elif defined(__i386__)
+  greg_t* r = context.uc_mcontext.gregs;
+  r[REG_ESP] = static_cast<greg_t>(sp);
+  r[REG_EBP] = static_cast<greg_t>(fp);
+  r[REG_EIP] = static_cast<greg_t>(pc);
+  r[REG_EAX] = static_cast<greg_t>(word);
+  r[REG_EDX] = 0;
+  return true;
+#elif defined(__aarch64__)
+  context.uc_mcontext.sp = sp;
+  context.uc_mcontext.regs[29] = fp;
+  context.uc_mcontext.pc = pc;
+  context.uc_mcontext.regs[0] = word;
+  context.uc_mcontext.regs[1] = 0;
+  return true;
+#elif defined(__riscv)
+  unsigned long* r = context.uc_mcontext.__gregs;  // [0] is pc, [n] is xn.
+  r[2] = sp;
+  r[8] = fp;  // s0
+  r[0] = pc;
+  r[10] = word;  // a0
+  r[11] = 0;     // a1
+  return true;
+#else
+  (void)fp;
+  (void)pc;
+  (void)sp;
+  (void)context;
+  (void)word;
+  return false;
+#endif
+}
+
+}  // namespace fringe::debug_internal
+
+#endif  // FRINGE_DEBUG_INTERNAL_RESUME_CONTEXT_H_

@@ -3,10 +3,10 @@
 #include "fringe/generator/generator.h"
 
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
-#include <execinfo.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -514,17 +514,17 @@ TEST(GeneratorTest, ResumedFromDifferentThreadsOneAtATime) {
   // `const`, so the compiler may reuse its value across a Suspend (see
   // README: thread identity and thread_local addresses in migrating bodies).
   std::vector<long> ids;
-  Generator<int, int> g(kMigratable, NewStack(), [&](Yielder<int, int>& y,
-                                                     int n) {
-    for (;;) {
-      ids.push_back(syscall(SYS_gettid));
-      try {
-        throw n;  // Exception machinery on whichever thread runs us.
-      } catch (int caught) {
-        n = y.Suspend(caught * 2);
-      }
-    }
-  });
+  Generator<int, int> g(
+      kMigratable, NewStack(), [&](Yielder<int, int>& y, int n) {
+        for (;;) {
+          ids.push_back(syscall(SYS_gettid));
+          try {
+            throw n;  // Exception machinery on whichever thread runs us.
+          } catch (int caught) {
+            n = y.Suspend(caught * 2);
+          }
+        }
+      });
   for (int i = 0; i < 8; ++i) {
     std::thread t([&] { EXPECT_EQ(g.Resume(i), i * 2); });
     t.join();
@@ -577,6 +577,19 @@ TEST(GeneratorTest, BacktraceInsideTheBodyReachesTheCallerOfResume) {
       << ::testing::PrintToString(names);
 }
 
+TEST(GeneratorTest, OneLinerGetsADefaultGuardedStack) {
+  Generator<void, int> squares([](Yielder<void, int>& y) {
+    for (int i = 0; i < 4; ++i) y.Suspend(i * i);
+  });
+  std::vector<int> seen;
+  for (int v : squares) seen.push_back(v);
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 4, 9}));
+  Generator<int, int> migratable(kMigratable, [](Yielder<int, int>& y, int v) {
+    for (;;) v = y.Suspend(v + 1);
+  });
+  EXPECT_EQ(migratable.Resume(1), 2);
+}
+
 // The outside review's defects, one property each (issue 11).
 
 TEST(GeneratorTest, IteratorEqualsEndAfterTheBodyThrowsFromIncrement) {
@@ -593,9 +606,8 @@ TEST(GeneratorTest, IteratorEqualsEndAfterTheBodyThrowsFromIncrement) {
 }
 
 TEST(GeneratorTest, BeginThrowsAndTheRangeIsThenEmpty) {
-  Generator<void, int> g(NewStack(), [](auto&) -> void {
-    throw std::runtime_error("at once");
-  });
+  Generator<void, int> g(
+      NewStack(), [](auto&) -> void { throw std::runtime_error("at once"); });
   EXPECT_THROW(g.begin(), std::runtime_error);
   EXPECT_TRUE(g.begin() == g.end());
 }
@@ -860,8 +872,8 @@ TEST(GeneratorTest, SuspendOrCancelStopsAWalkInsideACCallbackCleanly) {
     Generator<void, std::string> paths(
         NewStack(), [&](Yielder<void, std::string>& y) {
           nftw_yielder = &y;
-          int result = nftw(root.c_str(), VisitPath, 16,
-                            FTW_ACTIONRETVAL | FTW_DEPTH);
+          int result =
+              nftw(root.c_str(), VisitPath, 16, FTW_ACTIONRETVAL | FTW_DEPTH);
           if (result == FTW_STOP) ++walks_stopped;
         });
     int taken = 0;
@@ -973,7 +985,8 @@ void DestroySuspendedInsideADestructor() {
   delete g;
 }
 
-TEST(GeneratorDeathTest, DestroyingAGeneratorSuspendedInADestructorNamesAbandon) {
+TEST(GeneratorDeathTest,
+     DestroyingAGeneratorSuspendedInADestructorNamesAbandon) {
   EXPECT_DEATH(DestroySuspendedInsideADestructor(),
                "fringe: .*cannot be unwound.*Abandon\\(\\)");
 }
@@ -982,13 +995,13 @@ TEST(GeneratorDeathTest, DestroyingAGeneratorSuspendedInADestructorNamesAbandon)
 void SuspendBelowNoexcept(Yielder<void, int>& y) noexcept { y.Suspend(1); }
 
 void DestroySuspendedBelowNoexcept() {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
-    SuspendBelowNoexcept(y);
-  });
+  Generator<void, int> g(
+      NewStack(), [](Yielder<void, int>& y) { SuspendBelowNoexcept(y); });
   g.Resume();
 }
 
-TEST(GeneratorDeathTest, DestroyingAGeneratorSuspendedBelowNoexceptNamesAbandon) {
+TEST(GeneratorDeathTest,
+     DestroyingAGeneratorSuspendedBelowNoexceptNamesAbandon) {
   EXPECT_DEATH(DestroySuspendedBelowNoexcept(),
                "fringe: .*cannot be unwound.*Abandon\\(\\)");
 }

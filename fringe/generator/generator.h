@@ -50,6 +50,12 @@
 #ifndef FRINGE_GENERATOR_GENERATOR_H_
 #define FRINGE_GENERATOR_GENERATOR_H_
 
+// One clear error instead of dozens from the C++20 below it.
+#if __cplusplus < 202002L
+#error \
+    "fringe needs C++20: compile with -std=c++20 (Bazel: add build --cxxopt=-std=c++20 --host_cxxopt=-std=c++20 to your .bazelrc)"
+#else
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -198,7 +204,7 @@ class Yielder {
   }
 
   using CancellableInput =
-      std::conditional_t<std::is_void_v<Input>, bool, std::optional<Input>>;
+      std::conditional_t<std::is_void_v<Input>, bool, std::optional<Input> >;
   template <typename O = Output>
   requires(!std::is_void_v<O>) CancellableInput
       SuspendOrCancel(std::type_identity_t<O> value) {
@@ -279,7 +285,30 @@ class Generator {
 
  public:
   using ResumeResult =
-      std::conditional_t<std::is_void_v<Output>, bool, std::optional<Output>>;
+      std::conditional_t<std::is_void_v<Output>, bool, std::optional<Output> >;
+
+#if __STDC_HOSTED__
+  // The common case in one line, on a fresh OsStack of
+  // OsStack::DefaultSize() (64 KiB, with a guard). If that cannot be mapped
+  // it throws std::bad_alloc, as `new` does (without exceptions: aborts with
+  // the reason); to handle it as a value, create the stack yourself with
+  // OsStack::Create() and pass it in.
+  //
+  //   fringe::Generator<void, int> squares([](auto& y) {
+  //     for (int i = 0; i < 4; ++i) y.Suspend(i * i);
+  //   });
+  template <typename F>
+  requires(std::is_same_v<S, generator_internal::DefaultStack> &&
+           !std::is_same_v<std::remove_cvref_t<F>,
+                           Generator>) explicit Generator(F&& body)
+      : Generator(generator_internal::NewDefaultStack(),
+                  std::forward<F>(body)) {}
+  template <typename F>
+  requires std::is_same_v<S, generator_internal::DefaultStack> Generator(
+      MigratableTag, F&& body)
+      : Generator(kMigratable, generator_internal::NewDefaultStack(),
+                  std::forward<F>(body)) {}
+#endif
 
   // body: void(Yielder<Input, Output>&, Input), or void(Yielder&) for
   // Input = void. Only stacks with a guard page (kIsGuardedStack<S>).
@@ -446,7 +475,7 @@ class Generator {
   class Iterator {
    public:
     using value_type =
-        std::remove_cv_t<generator_internal::ValueOrEmpty<Output>>;
+        std::remove_cv_t<generator_internal::ValueOrEmpty<Output> >;
     using difference_type = std::ptrdiff_t;
 
     Iterator() = default;
@@ -722,5 +751,7 @@ template <typename Input, typename Output, typename F>
 }  // namespace generator_internal
 
 }  // namespace fringe
+
+#endif  // __cplusplus < 202002L
 
 #endif  // FRINGE_GENERATOR_GENERATOR_H_

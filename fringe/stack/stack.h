@@ -22,6 +22,11 @@
 #ifndef FRINGE_STACK_STACK_H_
 #define FRINGE_STACK_STACK_H_
 
+// One clear error instead of dozens from the C++20 below it.
+#if __cplusplus < 202002L
+#error "fringe needs C++20: compile with -std=c++20 (Bazel: add build --cxxopt=-std=c++20 --host_cxxopt=-std=c++20 to your .bazelrc)"
+#else
+
 #include <concepts>
 #include <cstddef>
 
@@ -67,5 +72,7 @@ template <typename S>
 inline constexpr bool kIsGuardedStack = false;
 
 }  // namespace fringe
+
+#endif  // __cplusplus < 202002L
 
 #endif  // FRINGE_STACK_STACK_H_

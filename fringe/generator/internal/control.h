@@ -22,11 +22,16 @@
 
 #include "fringe/arch/cpu_state.h"
 #include "fringe/arch/switch.h"
+#include "fringe/generator/internal/fatal.h"
 #include "fringe/generator/internal/stack_record.h"
 #include "fringe/generator/internal/switch_hooks.h"
 #include "fringe/stack/stack.h"
 
 #if __STDC_HOSTED__
+#include <new>
+#include <string>
+
+#include "absl/status/statusor.h"
 #include "fringe/stack/os_stack.h"
 #endif
 
@@ -178,6 +183,20 @@ template <typename F, typename R>
 
 #if __STDC_HOSTED__
 using DefaultStack = OsStack;
+
+// Generator(body)'s stack: OsStack::DefaultSize(), or fails as `new` does.
+inline OsStack NewDefaultStack() {
+  absl::StatusOr<OsStack> stack = OsStack::Create(OsStack::DefaultSize());
+  if (!stack.ok()) {
+#if defined(__cpp_exceptions)
+    throw std::bad_alloc();
+#else
+    Fatal("Generator(body): could not create its stack: %s",
+          std::string(stack.status().message()).c_str());
+#endif
+  }
+  return *std::move(stack);
+}
 #else
 // A freestanding build has no OS stack; Generator needs its stack named.
 struct NoDefaultStack {

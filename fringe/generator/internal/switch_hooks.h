@@ -11,6 +11,7 @@
 //    __sanitizer_start/finish_switch_fiber, including the first entry and the
 //    final exit; a stack is unpoisoned before it is handed back.
 //  - ThreadSanitizer: each generator is a TSan fiber.
+//  - gdb: a released generator's StackRecord (stack_record.h) is retired.
 // Sanitizers are detected from the compiler; nothing needs to be configured.
 //
 // Resume calls the resumer-side hooks, the generator's entry and Suspend the
@@ -21,6 +22,8 @@
 #define FRINGE_GENERATOR_INTERNAL_SWITCH_HOOKS_H_
 
 #include <cstddef>
+
+#include "fringe/generator/internal/stack_record.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -80,6 +83,10 @@ class SwitchHooks {
     // redzones behind; the memory may be reused as another stack.
     __asan_unpoison_memory_region(limit_, size_);
 #endif
+    // gdb (tools/gdb/fringe.py) lists the stacks whose record is intact; the
+    // stack may now sit in a pool or be reused, so it must not show a
+    // generator that is gone. One store per generator.
+    RecordOf(static_cast<char*>(limit_) + size_)->magic = 0;
   }
 
   // The resumer, around its switch into the generator.

@@ -4,8 +4,9 @@
 // never resumed, and one has finished and released its pooled stack, when
 // main calls FringeGdbAllSuspended, where the test stops gdb and runs
 // tools/gdb/fringe.py. It prints the stacks' ranges first, so the test can
-// check that the listing names exactly the live ones; after gdb continues, it resumes both
-// generators again, so a register that `fringe bt` failed to restore shows.
+// check that the listing names exactly the live ones; after gdb continues, it
+// resumes both generators again, so a register that `fringe bt` failed to
+// restore shows.
 
 #include <cstdint>
 #include <cstdio>
@@ -18,14 +19,14 @@
 using IntYielder = fringe::Yielder<int, int>;
 
 extern "C" __attribute__((noinline)) int FringeGdbSuspendedHere(IntYielder& y,
-                                                               int v) {
+                                                                int v) {
   int next = y.Suspend(v + 1);
   asm volatile("" ::: "memory");
   return next;
 }
 
-extern "C" __attribute__((noinline)) int FringeGdbSuspendedOuter(
-    IntYielder& y, int v) {
+extern "C" __attribute__((noinline)) int FringeGdbSuspendedOuter(IntYielder& y,
+                                                                 int v) {
   int next = FringeGdbSuspendedHere(y, v * 2);
   asm volatile("" ::: "memory");
   return next + 1;
@@ -62,21 +63,22 @@ int main() {
                                     [](IntYielder&, int) {});
   fringe::OsStack os_stack = *fringe::OsStack::Create(64 << 10);
   PrintRange("named", os_stack);
-  fringe::Generator<int, int> named(
-      std::move(os_stack), [](IntYielder& y, int v) {
-        for (;;) v = FringeGdbSuspendedOuter(y, v);
-      });
+  fringe::Generator<int, int> named(std::move(os_stack),
+                                    [](IntYielder& y, int v) {
+                                      for (;;)
+                                        v = FringeGdbSuspendedOuter(y, v);
+                                    });
   PrintRange("pooled", pooled_stack);
   fringe::Generator<int, int, fringe::PooledStack> pooled(
       std::move(pooled_stack), [](IntYielder& y, int v) {
         for (;;) v = y.Suspend(v - 1);
       });
-  int a = *named.Resume(1);       // 3
-  int b = *pooled.Resume(10);     // 9
+  int a = *named.Resume(1);    // 3
+  int b = *pooled.Resume(10);  // 9
   std::fflush(stdout);
   FringeGdbAllSuspended();
-  a = *named.Resume(a);           // (3 + 1) * 2 + 1 = 9
-  b = *pooled.Resume(b);          // 8
+  a = *named.Resume(a);   // (3 + 1) * 2 + 1 = 9
+  b = *pooled.Resume(b);  // 8
   std::printf("%d %d\n", a, b);
   return a == 9 && b == 8 ? 0 : 1;
 }

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fringe/generator/generator.h"
@@ -42,6 +43,29 @@
 #include "tests/emulation.h"
 #include "tests/guard_frames.h"
 #include "tests/stack_helpers.h"
+
+// External linkage, so that -rdynamic exports them and the overflow report
+// can name them (dladdr sees only the dynamic symbol table).
+namespace fringe::report_test {
+
+// Like Recurse below.
+ABSL_ATTRIBUTE_NOINLINE int Recurse(int depth) {
+  volatile char frame[64];
+  frame[0] = static_cast<char>(depth);
+  if (depth < 0) return 0;
+  return Recurse(depth + 1) + frame[0];
+}
+
+// The code that resumes the runaway generator: the report must reach its
+// frame, below thousands of recursive ones, through the generator's link.
+ABSL_ATTRIBUTE_NOINLINE void OverflowingResumer(OsStack stack) {
+  Generator<void, int> runaway(
+      std::move(stack), [](auto& yielder) { yielder.Suspend(Recurse(0)); });
+  runaway.Resume();
+  asm volatile("" ::: "memory");  // Not a tail call.
+}
+
+}  // namespace fringe::report_test
 
 namespace fringe {
 namespace {
@@ -368,7 +392,7 @@ TEST_F(StackOverflowDeathTest,
       },
       DiesOfSegv(),
       AllOf(ContainsRegex(kReport), HasSubstr(range),
-            Occurrences("fringe:", 1)));
+            Occurrences("fringe: ", 1)));
 }
 
 TEST_F(StackOverflowDeathTest, ReportIsFollowedByABacktrace) {
@@ -383,6 +407,37 @@ TEST_F(StackOverflowDeathTest, ReportIsFollowedByABacktrace) {
       ContainsRegex(std::string(kReport) +
                     "\n(.*\n)*    \\.\\.\\. the frame above repeated [0-9]+ "
                     "more times"));
+}
+
+TEST_F(StackOverflowDeathTest,
+       ReportNamesFramesDemangledDownToTheResumerAndAdvises) {
+  // 256 KiB: thousands of recursive frames, far more than a fixed buffer of
+  // return addresses holds, between the fault and the resumer.
+  constexpr std::size_t kBigStack = 256 << 10;
+  OsStack stack = MustCreate(kBigStack);
+  EXPECT_EXIT(
+      {
+        InstallOrExit();
+        report_test::OverflowingResumer(std::move(stack));
+      },
+      DiesOfSegv(),
+      AllOf(
+          // Demangled, folded, then the resumer and main.
+          ContainsRegex("#[0-9]+ 0x[0-9a-f]+ in "
+                        "fringe::report_test::Recurse\\(int\\)\\+0x[0-9a-f]+"
+                        ".*\n    \\.\\.\\. the frame above repeated [0-9]{3,} "
+                        "more times"),
+          ContainsRegex("#[0-9]+ 0x[0-9a-f]+ in "
+                        "fringe::report_test::OverflowingResumer\\(fringe::"
+                        "OsStack\\)\\+0x"),
+          ContainsRegex("#[0-9]+ 0x[0-9a-f]+ in main\\+0x"),
+          // The advice, right below the report line.
+          ContainsRegex("of 262144 bytes\n    fix: create the stack bigger "
+                        "than 262144 bytes \\(OsStack::Create\\(size\\), "
+                        "StackPool::Create\\(size, \\.\\.\\.\\)\\), or call "
+                        "InstallStackOverflowHandler\\(\\{\\.recover = "
+                        "true\\}\\)"),
+          Occurrences("fringe: ", 1)));
 }
 
 TEST_F(StackOverflowDeathTest, OverflowOnPooledStackThatIsNotFirstInItsSlab) {
@@ -562,7 +617,7 @@ TEST_F(StackOverflowDeathTest, PreviousHandlerThatReturnsCannotResumeOverflow) {
         OverflowIn(std::move(stack));
       },
       DiesOfSegv(),
-      AllOf(ContainsRegex(kReport), Occurrences("fringe:", 1),
+      AllOf(ContainsRegex(kReport), Occurrences("fringe: ", 1),
             Occurrences("previous handler ran", 1)));
 }
 
@@ -576,7 +631,7 @@ TEST_F(StackOverflowDeathTest, InstallingTwiceReportsOnce) {
         std::thread([] { InstallOrExit(); }).join();
         OverflowIn(std::move(stack));
       },
-      DiesOfSegv(), AllOf(ContainsRegex(kReport), Occurrences("fringe:", 1)));
+      DiesOfSegv(), AllOf(ContainsRegex(kReport), Occurrences("fringe: ", 1)));
 }
 
 // Exits 0 if this thread has an enabled alternate signal stack of at least

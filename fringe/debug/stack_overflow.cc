@@ -1,14 +1,19 @@
 #include "fringe/debug/stack_overflow.h"
 
+#include <cxxabi.h>
+#include <dlfcn.h>
 #include <execinfo.h>
 #include <signal.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "absl/base/attributes.h"
@@ -27,9 +32,6 @@ namespace fringe {
 namespace {
 
 constexpr std::size_t kMinAltStackSize = std::size_t{64} << 10;
-// Frames captured for the report. A runaway recursion fills them all with the
-// same function, which the report folds into one line (see PrintBacktrace).
-constexpr int kMaxFrames = 256;
 
 // --- State
 // --------------------------------------------------------------------
@@ -86,7 +88,7 @@ class Line {
   }
 
  private:
-  char buffer_[256];
+  char buffer_[1024];  // Demangled template names are long.
   std::size_t length_ = 0;
 };
 
@@ -100,30 +102,175 @@ void PrintReport(const GuardedStack& stack) {
       .AppendDecimal(stack.size)
       .Append(" bytes\n")
       .WriteTo(STDERR_FILENO);
+  // Not prefixed "fringe:": the report is one such line however long.
+  Line()
+      .Append("    fix: create the stack bigger than ")
+      .AppendDecimal(stack.size)
+      .Append(
+          " bytes (OsStack::Create(size), StackPool::Create(size, ...)),"
+          " or call InstallStackOverflowHandler({.recover = true}) so "
+          "that an overflow ends only the generator\n")
+      .WriteTo(STDERR_FILENO);
+}
+
+// --- Backtrace ---------------------------------------------------------------
+
+// The faulting thread's frames, captured with fixed memory however deep the
+// stack: runs of one return address (what a runaway recursion leaves) are
+// counted, not stored, and only the innermost kInnerRuns and the outermost
+// kOuterRuns runs are kept, so that the frames that started the recursion,
+// down through __morestack into the resumer's frames and main, still print.
+struct Run {
+  std::uintptr_t ip;
+  bool before_insn;  // ip is the faulting instruction (a signal frame).
+  std::size_t count;
+};
+constexpr int kInnerRuns = 48;
+constexpr int kOuterRuns = 48;
+// Enough for any real stack; a cycle in corrupt unwind data stops here.
+constexpr std::size_t kMaxFrames = std::size_t{1} << 22;
+
+struct Capture {
+  Run inner[kInnerRuns];
+  int inner_count = 0;
+  Run outer[kOuterRuns];       // A ring: the last kOuterRuns runs after inner.
+  std::size_t outer_runs = 0;  // Runs that went into the ring.
+  Run* last = nullptr;
+  std::size_t frames = 0;
+};
+
+_Unwind_Reason_Code CaptureFrame(_Unwind_Context* context, void* arg) {
+  auto& capture = *static_cast<Capture*>(arg);
+  int before_insn = 0;
+  const std::uintptr_t ip = _Unwind_GetIPInfo(context, &before_insn);
+  if (ip == 0) return _URC_END_OF_STACK;
+  if (++capture.frames > kMaxFrames) return _URC_END_OF_STACK;
+  if (capture.last != nullptr && capture.last->ip == ip) {
+    ++capture.last->count;
+    return _URC_NO_REASON;
+  }
+  Run& run = capture.inner_count < kInnerRuns
+                 ? capture.inner[capture.inner_count++]
+                 : capture.outer[capture.outer_runs++ % kOuterRuns];
+  run = {ip, before_insn != 0, 1};
+  capture.last = &run;
+  return _URC_NO_REASON;
+}
+
+// Where a frame's code is: the call instruction for a return address, which
+// may be the last one of its function (a call to a noreturn function).
+const void* CodeAddress(const Run& run) {
+  return reinterpret_cast<const void*>(run.before_insn ? run.ip : run.ip - 1);
+}
+
+// __cxa_demangle allocates, so the report leaves names mangled when the
+// overflow struck inside the allocator, whose lock this thread may hold.
+bool InAllocator(const Capture& capture) {
+  static constexpr const char* kAllocator[] = {
+      "malloc",      "calloc",          "realloc",        "free",
+      "memalign",    "aligned_alloc",   "posix_memalign", "valloc",
+      "pvalloc",     "__libc_malloc",   "__libc_calloc",  "__libc_realloc",
+      "__libc_free", "__libc_memalign", "reallocarray",
+  };
+  for (int i = 0; i < capture.inner_count; ++i) {
+    Dl_info info;
+    if (::dladdr(CodeAddress(capture.inner[i]), &info) == 0 ||
+        info.dli_sname == nullptr) {
+      continue;
+    }
+    for (const char* name : kAllocator) {
+      if (std::strcmp(info.dli_sname, name) == 0) return true;
+    }
+  }
+  return false;
+}
+
+// One line per run: "    #3 0x55d1... in ns::Function(int)+0x1c (./binary)",
+// or "(./binary+0x1234)" where the code has no dynamic symbol (link with
+// -rdynamic), then the run's repeat count if any.
+void PrintRun(const Run& run, std::size_t number, bool demangle) {
+  Line line;
+  line.Append("    #").AppendDecimal(number).Append(" 0x").AppendHex(run.ip);
+  Dl_info info;
+  const bool found = ::dladdr(CodeAddress(run), &info) != 0;
+  if (found && info.dli_sname != nullptr && info.dli_saddr != nullptr) {
+    char* demangled = nullptr;
+    if (demangle && info.dli_sname[0] == '_' && info.dli_sname[1] == 'Z') {
+      int status = -1;
+      demangled =
+          abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+      if (status != 0) demangled = nullptr;
+    }
+    line.Append(" in ")
+        .Append(demangled != nullptr ? demangled : info.dli_sname)
+        .Append("+0x")
+        .AppendHex(run.ip - reinterpret_cast<std::uintptr_t>(info.dli_saddr));
+    std::free(demangled);
+    if (info.dli_fname != nullptr) {
+      line.Append(" (").Append(info.dli_fname).Append(")");
+    }
+  } else if (found && info.dli_fname != nullptr) {
+    line.Append(" (")
+        .Append(info.dli_fname)
+        .Append("+0x")
+        .AppendHex(run.ip - reinterpret_cast<std::uintptr_t>(info.dli_fbase))
+        .Append(")");
+  }
+  line.Append("\n").WriteTo(STDERR_FILENO);
+  if (run.count > 1) {
+    Line()
+        .Append("    ... the frame above repeated ")
+        .AppendDecimal(run.count - 1)
+        .Append(" more times\n")
+        .WriteTo(STDERR_FILENO);
+  }
 }
 
 // The faulting thread's backtrace, innermost first (this handler, the
-// kernel's signal trampoline, then the code that overflowed). Runs of one
-// return address, which is what a runaway recursion leaves, are printed once
-// with a count, so that the frames that started the recursion still show.
+// kernel's signal trampoline, then the code that overflowed, its callers on
+// the generator's stack, and through the generator's link the frames of the
+// code that resumed it).
 void PrintBacktrace() {
-  void* frames[kMaxFrames];
-  const int n = ::backtrace(frames, kMaxFrames);
-  for (int i = 0; i < n;) {
-    int run = 1;
-    while (i + run < n && frames[i + run] == frames[i]) ++run;
-    ::backtrace_symbols_fd(&frames[i], 1, STDERR_FILENO);
-    if (run > 1) {
-      Line()
-          .Append("    ... the frame above repeated ")
-          .AppendDecimal(static_cast<std::size_t>(run - 1))
-          .Append(" more times\n")
-          .WriteTo(STDERR_FILENO);
-    }
-    i += run;
+  // A few KiB of the (at least 64 KiB) alternate signal stack: no shared
+  // state, so threads that overflow at once each print their own.
+  Capture capture;
+  _Unwind_Backtrace(CaptureFrame, &capture);
+  const bool demangle = !InAllocator(capture);
+  std::size_t number = 0;
+  std::size_t shown = 0;
+  for (int i = 0; i < capture.inner_count; ++i) {
+    PrintRun(capture.inner[i], number, demangle);
+    number += capture.inner[i].count;
+    shown += capture.inner[i].count;
   }
-  if (n == kMaxFrames) {
+  const std::size_t kept =
+      capture.outer_runs < kOuterRuns ? capture.outer_runs : kOuterRuns;
+  const std::size_t first = capture.outer_runs - kept;
+  for (std::size_t i = first; i < capture.outer_runs; ++i) {
+    shown += capture.outer[i % kOuterRuns].count;
+  }
+  if (first > 0) {
+    Line()
+        .Append("    ... ")
+        .AppendDecimal(capture.frames - shown)
+        .Append(" frames not shown\n")
+        .WriteTo(STDERR_FILENO);
+    number += capture.frames - shown;
+  }
+  for (std::size_t i = first; i < capture.outer_runs; ++i) {
+    const Run& run = capture.outer[i % kOuterRuns];
+    PrintRun(run, number, demangle);
+    number += run.count;
+  }
+  if (capture.frames > kMaxFrames) {
     Line().Append("    ... (outer frames not shown)\n").WriteTo(STDERR_FILENO);
+  }
+  if (!demangle) {
+    Line()
+        .Append(
+            "    (names left mangled: the overflow struck inside the "
+            "allocator)\n")
+        .WriteTo(STDERR_FILENO);
   }
 }
 

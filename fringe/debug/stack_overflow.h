@@ -1,12 +1,17 @@
 // fringe/debug/stack_overflow.h
 //
 // Turns a generator's stack overflow from a bare "Segmentation fault" into a
-// one-line report naming the stack, plus a backtrace of the faulting thread:
+// one-line report naming the stack, a line of advice, and a backtrace of the
+// faulting thread, through the generator's frames into its resumer's:
 //
-//   fringe: stack overflow in generator: stack [0x7f3a..., 0x7f3a...) of 16384
-//   bytes
-//   ./my_program(+0x1234)[0x55d1...]
-//   ...
+//   fringe: stack overflow in generator: stack [0x7f60..., 0x7f60...) of 16384
+//       fix: create the stack bigger than 16384 bytes (OsStack::Create(size),
+//       #3 0x55de... in Recurse(int)+0x8 (./my_program)
+//       #4 0x55de... in Recurse(int)+0x3a (./my_program)
+//       ... the frame above repeated 2335 more times
+//       ...
+//       #2348 0x55de... in RunRequest(fringe::OsStack)+0x75 (./my_program)
+//       #2360 0x55de... in main+0x40 (./my_program)
 //
 // Opt in once, early in main(), and once more on every other thread that runs
 // generators:
@@ -40,13 +45,19 @@
 // 64 KiB of its own); on other threads an overflow still kills the process,
 // without the report. A thread's alternate stack is freed when it exits.
 //
-// The backtrace comes from backtrace(3) and backtrace_symbols_fd(3), called
-// from the handler. Neither is async-signal-safe on paper: backtrace() loads
-// libgcc_s on first use (so InstallStackOverflowHandler() calls it once up
-// front), and symbolization takes the dynamic loader's lock. Both are what
-// glibc's own crash handlers rely on; the report line itself is written first
-// with write(2) alone. Link with -rdynamic for function names in the
-// backtrace instead of bare offsets.
+// The backtrace comes from _Unwind_Backtrace (what backtrace(3) calls), dladdr
+// and abi::__cxa_demangle, called from the handler. None is async-signal-safe
+// on paper: the unwinder's libgcc_s is loaded up front by
+// InstallStackOverflowHandler(), symbolization takes the dynamic loader's
+// lock, and demangling allocates (so names stay mangled when the overflow
+// struck inside malloc or free). They are what glibc's own crash handlers
+// rely on; the report line itself is written first with write(2) alone. The
+// frames are captured with fixed memory however deep the stack: runs of one
+// frame are counted, and past the innermost and outermost few dozen runs the
+// rest is summed up in one line, so that main always shows. Link with
+// -rdynamic for function names instead of "(binary+0xoffset)": dladdr sees
+// only exported symbols (not those of anonymous namespaces or static
+// functions).
 
 #ifndef FRINGE_DEBUG_STACK_OVERFLOW_H_
 #define FRINGE_DEBUG_STACK_OVERFLOW_H_

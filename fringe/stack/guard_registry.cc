@@ -125,6 +125,59 @@ Table* NextTable(Table& full) {
 
 }  // namespace
 
+// Where the tables are and how they are laid out, for debuggers: gdb has no
+// type information for the anonymous namespace above in a build without -g,
+// and tools/gdb/fringe.py must not guess offsets. Constant data that nothing
+// in the process reads, so it costs nothing at run time; `used` and `retain`
+// keep it through -O2 and --gc-sections. Bump `version` when the meaning of
+// a field changes.
+extern "C" {
+struct FringeGuardRegistryDebug {
+  std::uint32_t version;  // 1.
+  std::uint32_t slot_size;
+  // Offsets of Slot's words.
+  std::uint32_t slot_key, slot_stride, slot_count, slot_guard_size;
+  // Offsets of Table's members.
+  std::uint32_t table_slots, table_capacity, table_next;
+  std::uint32_t padding;
+  // Keys at or below this are no entry (kEmpty, kTombstone, kBusy).
+  std::uintptr_t last_free_key;
+  const void* first_table;
+};
+extern const FringeGuardRegistryDebug fringe_guard_registry_debug;
+}
+
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define FRINGE_RETAIN __attribute__((retain))
+#endif
+#endif
+#if !defined(FRINGE_RETAIN)
+#define FRINGE_RETAIN
+#endif
+
+// offsetof on types with std::atomic members: GCC warns that they are not
+// standard-layout on paper; every ABI fringe supports lays them out plainly.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+__attribute__((used)) FRINGE_RETAIN constinit const FringeGuardRegistryDebug
+    fringe_guard_registry_debug = {
+        1,
+        sizeof(Slot),
+        offsetof(Slot, key),
+        offsetof(Slot, stride),
+        offsetof(Slot, count),
+        offsetof(Slot, guard_size),
+        offsetof(Table, slots),
+        offsetof(Table, capacity),
+        offsetof(Table, next),
+        0,
+        kBusy,
+        &first_table,
+};
+#pragma GCC diagnostic pop
+#undef FRINGE_RETAIN
+
 bool RegisterSlab(void* begin, std::size_t stride, std::size_t count,
                   std::size_t guard_size) {
   const auto key = reinterpret_cast<std::uintptr_t>(begin);

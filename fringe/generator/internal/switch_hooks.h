@@ -22,6 +22,7 @@
 
 #include <cstddef>
 
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define FRINGE_ASAN 1
@@ -58,9 +59,11 @@ class SwitchHooks {
  public:
   // Generator creation and release, on the owner's side.
   void OnCreate(void* limit, void* base) {
+#if defined(FRINGE_ASAN)
     limit_ = limit;
     size_ = static_cast<std::size_t>(static_cast<char*>(base) -
                                      static_cast<char*>(limit));
+#endif
 #if defined(FRINGE_USE_VALGRIND)
     valgrind_id_ = VALGRIND_STACK_REGISTER(limit, base);
 #endif
@@ -120,12 +123,12 @@ class SwitchHooks {
   }
 
  private:
-  void* limit_ = nullptr;
-  std::size_t size_ = 0;
 #if defined(FRINGE_USE_VALGRIND)
   unsigned valgrind_id_ = 0;
 #endif
 #if defined(FRINGE_ASAN)
+  void* limit_ = nullptr;  // The generator's stack, for ASan only.
+  std::size_t size_ = 0;
   void* resumer_fake_stack_ = nullptr;
   void* generator_fake_stack_ = nullptr;
   const void* resumer_bottom_ = nullptr;

@@ -11,7 +11,8 @@ internet access can declare `com_google_absl` & co. as `http_archive`s first.
 """
 
 load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
-load(":repositories.bzl", "debian_source_archive", "offline_repository")
+load("//bazel/offline:repositories.bzl", "debian_source_archive", "offline_repository")
+load(":versions.bzl", "THIRD_PARTY")
 
 def _offline(name, files):
     maybe(
@@ -51,30 +52,15 @@ def fringe_dependencies():
     )
 
     # Upstream sources as Debian ships them, under their upstream names.
-    maybe(
-        debian_source_archive,
-        name = "com_google_absl",
-        package = "abseil",
-        version = "20220623.1",
-        sha256 = "abfe2897f3a30edaa74bc34365afe3c2a3cd012091a97dc7e008f7016adcd5fe",
-        strip_prefix = "abseil-20220623.1",
-    )
-    maybe(
-        debian_source_archive,
-        name = "com_google_googletest",
-        package = "googletest",
-        version = "1.12.1",
-        sha256 = "81964fe578e9bd7c94dfdb09c8e4d6e6759e19967e397dbea48d1c10e45d0df2",
-        strip_prefix = "googletest-release-1.12.1",
-    )
-    maybe(
-        debian_source_archive,
-        name = "com_github_google_benchmark",
-        package = "benchmark",
-        version = "1.7.1",
-        sha256 = "6430e4092653380d9dc4ccb45a1e2dc9259d581f4866dc0759713126056bc1d7",
-        strip_prefix = "benchmark-1.7.1",
-    )
+    for dep in THIRD_PARTY:
+        maybe(
+            debian_source_archive,
+            name = dep.name,
+            package = dep.package,
+            version = dep.version,
+            sha256 = dep.sha256,
+            strip_prefix = dep.strip_prefix,
+        )
 
 def fringe_dev_dependencies():
     """Repositories only fringe's own benchmarks need (not its users)."""

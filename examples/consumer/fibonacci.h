@@ -8,16 +8,15 @@
 
 #include "fringe/generator/generator.h"
 
-// The Fibonacci numbers, lazily, on a guarded 64 KiB stack.
+// The Fibonacci numbers, lazily, on a guarded 64 KiB stack. Endless: the
+// caller stops when it has enough and destroys the generator, which
+// SuspendOrCancel() turns into a normal return of the body (so this works
+// with and without C++ exceptions).
 inline fringe::Generator<void, std::uint64_t> Fibonacci() {
   return fringe::Generator<void, std::uint64_t>(
-      *fringe::OsStack::Create(fringe::OsStack::DefaultSize()),
       [](fringe::Yielder<void, std::uint64_t>& yielder) {
         std::uint64_t a = 0, b = 1;
-        for (;;) {
-          yielder.Suspend(a);
-          a = std::exchange(b, a + b);
-        }
+        while (yielder.SuspendOrCancel(a)) a = std::exchange(b, a + b);
       });
 }
 

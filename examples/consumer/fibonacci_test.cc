@@ -1,6 +1,10 @@
 #include "fibonacci.h"
 
+#include <optional>
+#include <utility>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "gtest/gtest.h"
 
@@ -15,11 +19,16 @@ TEST(ConsumerTest, FibonacciGeneratorYieldsTheSequence) {
 }
 
 TEST(ConsumerTest, GeneratorWithInputKeepsARunningSum) {
+  // Checked stack creation: a failure is a status, not an exception.
+  absl::StatusOr<fringe::OsStack> stack =
+      fringe::OsStack::Create(fringe::OsStack::DefaultSize());
+  ASSERT_TRUE(stack.ok()) << stack.status();
   fringe::Generator<int, int> sum(
-      *fringe::OsStack::Create(fringe::OsStack::DefaultSize()),
-      [](fringe::Yielder<int, int>& y, int first) {
+      *std::move(stack), [](fringe::Yielder<int, int>& y, int first) {
         int total = first;
-        for (;;) total += y.Suspend(total);
+        while (std::optional<int> next = y.SuspendOrCancel(total)) {
+          total += *next;
+        }
       });
   EXPECT_EQ(sum.Resume(1), 1);
   EXPECT_EQ(sum.Resume(2), 3);

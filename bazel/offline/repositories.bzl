@@ -8,7 +8,7 @@ name. `offline_repository` assembles one of Bazel's own helper repositories
 """
 
 def _debian_source_archive_impl(ctx):
-    script = ctx.path(Label("//bazel:fetch_debian_source.sh"))
+    script = ctx.path(Label("//bazel/offline:fetch_debian_source.sh"))
     result = ctx.execute(["bash", str(script), ctx.attr.package, ctx.attr.version], timeout = 600)
     if result.return_code != 0:
         fail("fringe: fetching Debian source package '%s' failed:\n%s%s" %

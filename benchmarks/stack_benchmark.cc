@@ -73,7 +73,7 @@ void BM_StackPoolAcquireRelease(benchmark::State& state) {
 }
 BENCHMARK(BM_StackPoolAcquireRelease)->Arg(kDefault)->Arg(kSmall);
 
-// One pool shared by every benchmark thread: the mutex under contention.
+// One pool shared by every benchmark thread: the spin lock under contention.
 void BM_StackPoolAcquireReleaseShared(benchmark::State& state) {
   static StackPool& pool =
       *new StackPool(ValueOrDie(StackPool::Create(kSmall, 64)));

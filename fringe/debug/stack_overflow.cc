@@ -33,8 +33,7 @@ namespace {
 
 constexpr std::size_t kMinAltStackSize = std::size_t{64} << 10;
 
-// --- State
-// --------------------------------------------------------------------
+// --- State -------------------------------------------------------------------
 
 ABSL_CONST_INIT absl::Mutex install_mutex(absl::kConstInit);
 bool handler_installed ABSL_GUARDED_BY(install_mutex) = false;
@@ -44,8 +43,7 @@ bool handler_installed ABSL_GUARDED_BY(install_mutex) = false;
 struct sigaction previous_segv;
 struct sigaction previous_bus;
 
-// --- Async-signal-safe output
-// -------------------------------------------------
+// --- Async-signal-safe output ------------------------------------------------
 
 // A fixed buffer filled without allocating; what the handler prints with.
 class Line {
@@ -274,8 +272,7 @@ void PrintBacktrace() {
   }
 }
 
-// --- Chaining
-// -----------------------------------------------------------------
+// --- Chaining ----------------------------------------------------------------
 
 // Makes the process die of `signal` as if no handler had ever been installed:
 // the signal is blocked while its handler runs, so the raise() stays pending
@@ -312,8 +309,7 @@ void Chain(int signal, siginfo_t* info, void* context, bool overflow) {
   if (overflow) DieOfDefaultAction(signal);
 }
 
-// --- Recovery
-// ----------------------------------------------------------------
+// --- Recovery ----------------------------------------------------------------
 
 std::atomic<bool> recover{false};
 
@@ -371,8 +367,7 @@ void OnFault(int signal, siginfo_t* info, void* context) {
   errno = saved_errno;
 }
 
-// --- Per-thread alternate signal stack
-// ----------------------------------------
+// --- Per-thread alternate signal stack ---------------------------------------
 
 // This thread's alternate signal stack, if InstallStackOverflowHandler() set
 // one up; destroyed (and disabled) when the thread exits.

@@ -21,8 +21,9 @@
 //       std::cerr << s << "\n";  // Not fatal: overflows still crash, tersely.
 //     }
 //     std::thread worker([] {
-//       (void)fringe::InstallStackOverflowHandler();  // This thread's alt
-//       stack. RunGenerators();
+//       // This thread's alternate signal stack:
+//       (void)fringe::InstallStackOverflowHandler();
+//       RunGenerators();
 //     });
 //     ...
 //   }

@@ -7,7 +7,8 @@
 // the body's stack use is known to be bounded.
 //
 //   absl::StatusOr<fringe::OwnedStack> stack =
-//   fringe::OwnedStack::Create(8192); if (!stack.ok()) return stack.status();
+//       fringe::OwnedStack::Create(8192);
+//   if (!stack.ok()) return stack.status();
 //   fringe::Generator<void, int, fringe::OwnedStack> gen(
 //       fringe::kUnguarded, *std::move(stack), body);
 

@@ -44,11 +44,12 @@ struct Slab {
   std::vector<std::uint32_t> cold;
   // Live plus cached stacks; a slab with none may be unmapped.
   std::size_t in_use = 0;
-  // Whether the slab is in PoolState::with_cold.
-  bool listed_with_cold = false;
+  // Whether the slab is in PoolState::slabs_with_cold.
+  bool in_slabs_with_cold = false;
 };
 
-struct Slot {
+// Where a pooled stack lives: its slab and its limit().
+struct PoolStackPlace {
   Slab* slab;
   std::byte* limit;
 };
@@ -71,7 +72,8 @@ struct PoolState {
     }
   }
 
-  std::string Who() const {
+  // What error messages say was being done.
+  std::string AcquireContext() const {
     return absl::StrCat("StackPool::Acquire() of a ", stack_size,
                         "-byte stack");
   }
@@ -95,32 +97,32 @@ struct PoolState {
   }
 
   void AddSlab(std::unique_ptr<Slab> slab) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    slab->listed_with_cold = true;
-    with_cold.push_back(slab.get());
+    slab->in_slabs_with_cold = true;
+    slabs_with_cold.push_back(slab.get());
     slabs.push_back(std::move(slab));
     ++empty_slabs;
   }
 
   // A cached stack (most recently released first), else a cold one.
-  std::optional<Slot> Take() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  std::optional<PoolStackPlace> Take() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (!cached.empty()) {
-      Slot slot = cached.back();
+      PoolStackPlace slot = cached.back();
       cached.pop_back();
       ++live;
       return slot;
     }
-    while (!with_cold.empty()) {
-      Slab* slab = with_cold.back();
+    while (!slabs_with_cold.empty()) {
+      Slab* slab = slabs_with_cold.back();
       if (slab->cold.empty()) {
-        slab->listed_with_cold = false;
-        with_cold.pop_back();
+        slab->in_slabs_with_cold = false;
+        slabs_with_cold.pop_back();
         continue;
       }
       const std::uint32_t index = slab->cold.back();
       slab->cold.pop_back();
       if (slab->in_use++ == 0) --empty_slabs;
       ++live;
-      return Slot{slab, slab->memory + index * stride + guard_size};
+      return PoolStackPlace{slab, slab->memory + index * stride + guard_size};
     }
     return std::nullopt;
   }
@@ -130,7 +132,7 @@ struct PoolState {
   // stack in use and another empty slab is already kept for churn. Returns
   // whether this state is now unreachable (orphaned, no live stack) and must
   // be deleted by the caller.
-  [[nodiscard]] bool Release(Slot slot) ABSL_LOCKS_EXCLUDED(mu) {
+  [[nodiscard]] bool Release(PoolStackPlace slot) ABSL_LOCKS_EXCLUDED(mu) {
     {
       SpinLockHolder lock(&mu);
       if (cached.size() < max_cached) {
@@ -149,15 +151,15 @@ struct PoolState {
       Slab* slab = slot.slab;
       slab->cold.push_back(static_cast<std::uint32_t>(
           (slot.limit - guard_size - slab->memory) / stride));
-      if (!slab->listed_with_cold) {
-        slab->listed_with_cold = true;
-        with_cold.push_back(slab);
+      if (!slab->in_slabs_with_cold) {
+        slab->in_slabs_with_cold = true;
+        slabs_with_cold.push_back(slab);
       }
       if (--slab->in_use == 0) {
         if (empty_slabs == 0) {
           ++empty_slabs;
         } else {
-          with_cold.erase(std::find(with_cold.begin(), with_cold.end(), slab));
+          slabs_with_cold.erase(std::find(slabs_with_cold.begin(), slabs_with_cold.end(), slab));
           auto it = std::find_if(slabs.begin(), slabs.end(),
                                  [slab](const std::unique_ptr<Slab>& s) {
                                    return s.get() == slab;
@@ -192,10 +194,10 @@ struct PoolState {
 
   mutable SpinLock mu;
   // Released stacks kept warm, most recent last.
-  std::vector<Slot> cached ABSL_GUARDED_BY(mu);
+  std::vector<PoolStackPlace> cached ABSL_GUARDED_BY(mu);
   std::vector<std::unique_ptr<Slab>> slabs ABSL_GUARDED_BY(mu);
   // Slabs that may have cold stacks (entries are dropped lazily by Take()).
-  std::vector<Slab*> with_cold ABSL_GUARDED_BY(mu);
+  std::vector<Slab*> slabs_with_cold ABSL_GUARDED_BY(mu);
   // Slabs with in_use == 0; at most one is kept mapped, so that a pool that
   // oscillates around a slab boundary does not map and unmap on every cycle.
   std::size_t empty_slabs ABSL_GUARDED_BY(mu) = 0;
@@ -205,12 +207,27 @@ struct PoolState {
   bool orphaned ABSL_GUARDED_BY(mu) = false;
 };
 
+// Who deletes a PoolState: the StackPool and every live PooledStack share it
+// (one count under the pool's lock, not a shared_ptr's atomic per Acquire),
+// and whichever lets go of it last deletes it.
+struct LastOneOutDeletes {
+  // The StackPool object is going away.
+  static void Orphan(PoolState* state) {
+    if (state->Orphan()) delete state;
+  }
+  // A PooledStack is going back.
+  static void Release(PoolState* state, PoolStackPlace stack) {
+    if (state->Release(stack)) delete state;
+  }
+};
+
 }  // namespace stack_internal
 
 using stack_internal::GuardedLayout;
+using stack_internal::LastOneOutDeletes;
 using stack_internal::PoolState;
 using stack_internal::Slab;
-using stack_internal::Slot;
+using stack_internal::PoolStackPlace;
 
 absl::StatusOr<StackPool> StackPool::Create(std::size_t stack_size,
                                             std::size_t max_cached,
@@ -249,7 +266,7 @@ StackPool& StackPool::operator=(StackPool&& other) noexcept {
 }
 
 StackPool::~StackPool() {
-  if (state_ != nullptr && state_->Orphan()) delete state_;
+  if (state_ != nullptr) LastOneOutDeletes::Orphan(state_);
 }
 
 absl::StatusOr<PooledStack> StackPool::Acquire() {
@@ -260,18 +277,18 @@ absl::StatusOr<PooledStack> StackPool::Acquire() {
   PoolState& state = *state_;
   {
     stack_internal::SpinLockHolder lock(&state.mu);
-    if (std::optional<Slot> slot = state.Take()) {
+    if (std::optional<PoolStackPlace> slot = state.Take()) {
       return PooledStack(state_, slot->slab, slot->limit, state.stack_size);
     }
   }
   // Mapped without the lock: installing a slab's guards takes hundreds
   // of system calls, and other threads may meanwhile reuse released stacks.
-  absl::StatusOr<std::unique_ptr<Slab>> slab = state.MapSlab(state.Who());
+  absl::StatusOr<std::unique_ptr<Slab>> slab = state.MapSlab(state.AcquireContext());
   if (!slab.ok()) return slab.status();
   stack_internal::SpinLockHolder lock(&state.mu);
   state.AddSlab(*std::move(slab));
   // Cannot fail: the new slab has at least one cold stack.
-  Slot slot = *state.Take();
+  PoolStackPlace slot = *state.Take();
   return PooledStack(state_, slot.slab, slot.limit, state.stack_size);
 }
 
@@ -310,7 +327,7 @@ PooledStack::~PooledStack() { Release(); }
 
 void PooledStack::Release() {
   if (limit_ == nullptr) return;
-  if (pool_->Release(Slot{slab_, limit_})) delete pool_;
+  LastOneOutDeletes::Release(pool_, PoolStackPlace{slab_, limit_});
   pool_ = nullptr;
   slab_ = nullptr;
   limit_ = nullptr;

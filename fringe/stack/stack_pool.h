@@ -38,7 +38,6 @@
 #define FRINGE_STACK_STACK_POOL_H_
 
 #include <cstddef>
-#include <memory>
 #include <utility>
 
 #include "absl/status/statusor.h"

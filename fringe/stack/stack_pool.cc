@@ -159,7 +159,8 @@ struct PoolState {
         if (empty_slabs == 0) {
           ++empty_slabs;
         } else {
-          slabs_with_cold.erase(std::find(slabs_with_cold.begin(), slabs_with_cold.end(), slab));
+          slabs_with_cold.erase(
+              std::find(slabs_with_cold.begin(), slabs_with_cold.end(), slab));
           auto it = std::find_if(slabs.begin(), slabs.end(),
                                  [slab](const std::unique_ptr<Slab>& s) {
                                    return s.get() == slab;
@@ -225,9 +226,9 @@ struct LastOneOutDeletes {
 
 using stack_internal::GuardedLayout;
 using stack_internal::LastOneOutDeletes;
+using stack_internal::PoolStackPlace;
 using stack_internal::PoolState;
 using stack_internal::Slab;
-using stack_internal::PoolStackPlace;
 
 absl::StatusOr<StackPool> StackPool::Create(std::size_t stack_size,
                                             std::size_t max_cached,
@@ -283,7 +284,8 @@ absl::StatusOr<PooledStack> StackPool::Acquire() {
   }
   // Mapped without the lock: installing a slab's guards takes hundreds
   // of system calls, and other threads may meanwhile reuse released stacks.
-  absl::StatusOr<std::unique_ptr<Slab>> slab = state.MapSlab(state.AcquireContext());
+  absl::StatusOr<std::unique_ptr<Slab>> slab =
+      state.MapSlab(state.AcquireContext());
   if (!slab.ok()) return slab.status();
   stack_internal::SpinLockHolder lock(&state.mu);
   state.AddSlab(*std::move(slab));

@@ -8,6 +8,8 @@
 //     no stack of its own);
 //   - create + first value + run to completion + destroy, with OsStack and
 //     StackPool vs Boost fiber and pull_type with their stack allocators;
+//     and corosensei's "coroutine call" on a stack the caller already has;
+//   - round-robin resumes over 10,000 live pooled generators;
 //   - destroying a suspended generator (forced unwind) vs Boost.Coroutine2
 //     and one bare C++ throw + catch.
 //
@@ -20,6 +22,7 @@
 #include <exception>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "boost/context/fiber.hpp"
@@ -167,6 +170,19 @@ void BM_FringeIterate(benchmark::State& state) {
 }
 BENCHMARK(BM_FringeIterate);
 
+// The same values through Resume() (a std::optional<long> each) instead of
+// the iterator, which hands out a reference to the value where the body
+// suspended it.
+void BM_FringeIterateWithResume(benchmark::State& state) {
+  fringe::Generator<void, long> counter(NewStack(),
+                                        [](fringe::Yielder<void, long>& y) {
+                                          for (long i = 0;; ++i) y.Suspend(i);
+                                        });
+  for (auto _ : state) benchmark::DoNotOptimize(counter.Resume());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeIterateWithResume);
+
 void BM_Coroutine2PullIterate(benchmark::State& state) {
   Coro::pull_type source([](Coro::push_type& sink) {
     for (long i = 0;; ++i) sink(i);
@@ -243,6 +259,49 @@ void BM_FringeCreateStackPool(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FringeCreateStackPool);
+
+// corosensei's "coroutine call": create a generator on a stack the caller
+// already has, run it to completion, destroy it and take the stack back.
+void BM_FringeCallOnGivenStack(benchmark::State& state) {
+  fringe::OsStack stack = NewStack();
+  long i = 0;
+  for (auto _ : state) {
+    long out = 0;
+    fringe::Generator<void, long> g(
+        std::move(stack), [&out, i](fringe::Yielder<void, long>&) { out = i; });
+    benchmark::DoNotOptimize(g.Resume());
+    stack = std::move(g).Unwrap();
+    benchmark::DoNotOptimize(out);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeCallOnGivenStack);
+
+// Many live generators: resume 10,000 suspended pooled generators in turn,
+// so each resume finds its stack's hot lines cold (or aliased in L1).
+void BM_FringeResumeRoundRobin10k(benchmark::State& state) {
+  constexpr int kCount = 10000;
+  fringe::StackPool pool = *fringe::StackPool::Create(16 * 1024, kCount);
+  std::vector<fringe::Generator<long, long, fringe::PooledStack>> gens;
+  gens.reserve(kCount);
+  for (int i = 0; i < kCount; ++i) {
+    gens.emplace_back(*pool.Acquire(),
+                      [](fringe::Yielder<long, long>& y, long v) {
+                        for (;;) v = y.Suspend(v + 1);
+                      });
+    gens.back().Resume(0);
+  }
+  std::size_t next = 0;
+  long v = 0;
+  for (auto _ : state) {
+    v = *gens[next].Resume(v);
+    if (++next == gens.size()) next = 0;
+  }
+  benchmark::DoNotOptimize(v);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeResumeRoundRobin10k);
 
 template <typename Allocator>
 void FiberCreateRunDestroy(benchmark::State& state, Allocator allocator) {

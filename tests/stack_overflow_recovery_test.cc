@@ -267,5 +267,40 @@ TEST(RemainingStackTest, ShrinksAsTheBodyGoesDeeper) {
   EXPECT_GE(shallow - deep, 20 * 512u);
 }
 
+// ---- Sizing: StackHighWater and ScaledForSanitizers ---------------------
+
+__attribute__((noinline)) int Descend(Yielder<void, int>& y, int depth) {
+  volatile char frame[1024];
+  frame[0] = 1;
+  if (depth == 0) {
+    y.Suspend(1);
+    return frame[0];
+  }
+  return Descend(y, depth - 1) + frame[0];
+}
+
+TEST(StackHighWaterTest, MeasuresHowDeepTheBodyWentOnAFreshStack) {
+  const std::size_t size = OsStack::ScaledForSanitizers(64 * 1024);
+  Generator<void, int> shallow(*OsStack::Create(size),
+                               [](Yielder<void, int>& y) { y.Suspend(1); });
+  Generator<void, int> deep(*OsStack::Create(size),
+                            [](Yielder<void, int>& y) { Descend(y, 24); });
+  EXPECT_EQ(shallow.StackHighWater(), shallow.StackHighWater());
+  // Before it ever ran: fringe's control block and first frame only.
+  EXPECT_LT(shallow.StackHighWater(), 512u);
+  EXPECT_EQ(shallow.Resume(), 1);
+  EXPECT_EQ(deep.Resume(), 1);
+  EXPECT_LT(shallow.StackHighWater(), 8 * 1024u);
+  EXPECT_GE(deep.StackHighWater(), 24 * 1024u);
+  EXPECT_LT(deep.StackHighWater(), size);
+  EXPECT_EQ(deep.Resume(), std::nullopt);
+  EXPECT_GE(deep.StackHighWater(), 24 * 1024u) << "it is a high-water mark";
+  EXPECT_EQ(shallow.Resume(), std::nullopt);
+}
+
+TEST(StackHighWaterTest, ScaledForSanitizersMatchesTheDefaultSize) {
+  EXPECT_EQ(OsStack::ScaledForSanitizers(64 * 1024), OsStack::DefaultSize());
+}
+
 }  // namespace
 }  // namespace fringe

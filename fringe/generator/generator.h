@@ -187,6 +187,7 @@ class Yielder {
                                 ~(std::uintptr_t{kStackAlignment} - 1));
     arch_internal::StackPointer sp = arch_internal::InitStack(
         base, &generator_internal::RunOnResumerStack<Fn, R>, &call);
+    control_->hooks.BeforeRunningOnResumerStack(base);
     control_->hooks.BeforeSuspend(/*final=*/false);
     arch_internal::SwitchAndLink(0, sp, base);
     control_->hooks.OnEnter();
@@ -443,6 +444,19 @@ class Generator {
   // True once the body overflowed its stack and the overflow handler ended
   // it (see fringe::StackOverflow); the generator is then finished.
   bool overflowed() const { return overflowed_; }
+
+#if __STDC_HOSTED__
+  // How much of its stack the generator has used so far: the bytes from its
+  // stack's base() down to the deepest one written, read on demand (it scans
+  // the stack; call it while the generator is not running). Exact on a
+  // fresh OsStack, whose pages the kernel zero-fills; on a reused stack (a
+  // pooled one) an upper bound, as earlier generators' frames are still
+  // there. For picking stack sizes from measurements; see also
+  // Yielder::RemainingStack() and OsStack::ScaledForSanitizers().
+  std::size_t StackHighWater() const {
+    return generator_internal::StackHighWater(stack_.limit(), stack_.base());
+  }
+#endif
 
   // Finishes the generator (unwinding it first if suspended) and returns its
   // stack for reuse.

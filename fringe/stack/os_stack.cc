@@ -34,10 +34,14 @@ absl::StatusOr<OsStack> OsStack::Create(std::size_t size,
 }
 
 std::size_t OsStack::DefaultSize() {
+  return ScaledForSanitizers(std::size_t{64} << 10);
+}
+
+std::size_t OsStack::ScaledForSanitizers(std::size_t size) {
 #if defined(ABSL_HAVE_ADDRESS_SANITIZER) || defined(ABSL_HAVE_THREAD_SANITIZER)
-  return std::size_t{1} << 20;
+  return size * 16;
 #else
-  return std::size_t{64} << 10;
+  return size;
 #endif
 }
 

@@ -47,6 +47,13 @@ class OsStack {
   // (redzones, shadow frames) multiplies stack use.
   static std::size_t DefaultSize();
 
+  // `size`, multiplied by the factor DefaultSize() uses (16) when built with
+  // AddressSanitizer or ThreadSanitizer, unchanged otherwise: for sizes you
+  // picked from measurements (Generator::StackHighWater()) to hold in
+  // sanitizer builds too. For any allocator's size:
+  //   StackPool::Create(OsStack::ScaledForSanitizers(16 << 10), 64)
+  static std::size_t ScaledForSanitizers(std::size_t size);
+
   // Move-only: a copy would unmap the same memory twice. A moved-from OsStack
   // owns nothing: base() and limit() are null and size() is 0.
   OsStack(OsStack&& other) noexcept;

@@ -185,6 +185,9 @@ template <typename F, typename R>
 using DefaultStack = OsStack;
 
 // Generator(body)'s stack: OsStack::DefaultSize(), or fails as `new` does.
+// Generator::StackHighWater() (exception_state.cc).
+std::size_t StackHighWater(const void* limit, const void* base);
+
 inline OsStack NewDefaultStack() {
   absl::StatusOr<OsStack> stack = OsStack::Create(OsStack::DefaultSize());
   if (!stack.ok()) {

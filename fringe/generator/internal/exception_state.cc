@@ -4,6 +4,14 @@
 
 #include "fringe/generator/internal/exception_state.h"
 
+#if __STDC_HOSTED__
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#endif
+
 #if defined(__cpp_exceptions)
 #include <cxxabi.h>
 
@@ -82,4 +90,39 @@ std::string OverflowMessage(void* limit, void* base) {
 
 }  // namespace fringe::generator_internal
 
+#endif
+
+#if __STDC_HOSTED__
+namespace fringe::generator_internal {
+
+// No sanitizer instrumentation: it reads stack memory that ASan may have
+// poisoned (frames that returned), on purpose.
+__attribute__((no_sanitize_address, no_sanitize_thread)) std::size_t
+StackHighWater(const void* limit, const void* base) {
+  const auto* low = static_cast<const unsigned char*>(limit);
+  const auto* high = static_cast<const unsigned char*>(base);
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  // Pages the stack never reached are not resident: skip them with mincore
+  // rather than read (and so fault in) every one of them.
+  auto* p = reinterpret_cast<unsigned char*>(
+      (reinterpret_cast<std::uintptr_t>(low) + page - 1) & ~(page - 1));
+  for (; p < high; p += page) {
+    unsigned char resident = 0;
+    // The system call itself, not libc's mincore(), which sanitizers
+    // intercept and check against this unsanitized frame.
+    if (syscall(SYS_mincore, p, page, &resident) != 0 || (resident & 1) != 0) {
+      break;
+    }
+  }
+  // Below the first resident page nothing was written; above it, scan.
+  const unsigned char* q =
+      p == reinterpret_cast<unsigned char*>(
+               (reinterpret_cast<std::uintptr_t>(low) + page - 1) & ~(page - 1))
+          ? low
+          : p;
+  while (q < high && *q == 0) ++q;
+  return static_cast<std::size_t>(high - q);
+}
+
+}  // namespace fringe::generator_internal
 #endif

@@ -85,6 +85,23 @@ class SwitchHooks {
 #endif
   }
 
+  // Yielder::OnResumerStack is about to run code on the resumer's stack
+  // below `top`. ASan may have left poison there from frames of the
+  // resumer's that ended without returning (a throw, a longjmp): clear it,
+  // as it clears a stack before reusing it.
+  void BeforeRunningOnResumerStack(void* top) {
+#if defined(FRINGE_ASAN)
+    if (resumer_bottom_ != nullptr && top > resumer_bottom_) {
+      __asan_unpoison_memory_region(
+          resumer_bottom_, static_cast<std::size_t>(
+                               static_cast<char*>(top) -
+                               static_cast<const char*>(resumer_bottom_)));
+    }
+#else
+    (void)top;
+#endif
+  }
+
   // The resumer, around its switch into the generator.
   void BeforeResume() {
 #if defined(FRINGE_TSAN)

@@ -43,7 +43,11 @@ def mingw_toolchain(name):
             "/usr/share/mingw-w64/include",
         ],
         compile_flags = [
+            # C99 printf (%zu, %lld) instead of msvcrt's.
+            "-D__USE_MINGW_ANSI_STDIO=1",
             "-Wall",
+            # Abseil's `#pragma comment(lib, ...)`: see link_libs.
+            "-Wno-unknown-pragmas",
             "-fno-omit-frame-pointer",
         ],
         opt_compile_flags = [
@@ -56,7 +60,16 @@ def mingw_toolchain(name):
         dbg_compile_flags = ["-g"],
         cxx_flags = ["-std=c++20"],
         link_flags = ["-static", "-pass-exit-codes"],
-        link_libs = ["-lstdc++", "-lm", "-lpthread"],
+        # Abseil names the Windows libraries it needs with MSVC's
+        # `#pragma comment(lib, ...)`, which gcc ignores: named here.
+        link_libs = [
+            "-lstdc++",
+            "-lm",
+            "-lpthread",
+            "-ldbghelp",
+            "-ladvapi32",
+            "-lbcrypt",
+        ],
         opt_link_flags = ["-Wl,--gc-sections"],
         unfiltered_compile_flags = GCC_UNFILTERED_COMPILE_FLAGS,
         coverage_compile_flags = ["--coverage"],

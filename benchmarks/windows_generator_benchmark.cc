@@ -3,7 +3,8 @@
 // pays, measured side by side in one binary. Under Wine the figures are
 // Wine's (its SwitchToFiber is user-space code too, but not Windows' code).
 //
-//   tools/bazel run -c opt --config=windows //benchmarks:windows_generator_benchmark
+//   tools/bazel run -c opt --config=windows
+//   //benchmarks:windows_generator_benchmark
 
 #include <windows.h>
 
@@ -39,7 +40,8 @@ void WINAPI Echo(void* parameter) {
 // The floor: there and back with SwitchToFiber, one word handed over.
 void BM_RawSwitchToFiberRoundTrip(benchmark::State& state) {
   Ping ping{};
-  ping.caller = IsThreadAFiber() ? GetCurrentFiber() : ConvertThreadToFiber(nullptr);
+  ping.caller =
+      IsThreadAFiber() ? GetCurrentFiber() : ConvertThreadToFiber(nullptr);
   ping.callee = CreateFiberEx(0, kStackSize, 0, &Echo, &ping);
   for (auto _ : state) {
     SwitchToFiber(ping.callee);

@@ -42,6 +42,10 @@ TEST(WindowsGeneratorTest, IteratesOnAFiber) {
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 4, 9, 16}));
   EXPECT_TRUE(squares.done());
   EXPECT_TRUE(IsThreadAFiber()) << "fringe converts the resuming thread";
+  // And leaves it converted (README, "Windows"): its owner cannot convert it
+  // again.
+  EXPECT_EQ(ConvertThreadToFiber(nullptr), nullptr);
+  EXPECT_EQ(GetLastError(), DWORD{ERROR_ALREADY_FIBER});
   EXPECT_NE(body_fiber, nullptr);
   EXPECT_NE(body_fiber, caller_fiber);
 }
@@ -256,9 +260,8 @@ TEST(WindowsGeneratorTest, StackPoolReusesFibers) {
     absl::StatusOr<PooledStack> stack = pool->Acquire();
     ASSERT_TRUE(stack.ok()) << stack.status();
     EXPECT_EQ(stack->size(), std::size_t{64} << 10);
-    Generator<void, void*, PooledStack> g(*std::move(stack), [](auto& y) {
-      y.Suspend(GetCurrentFiber());
-    });
+    Generator<void, void*, PooledStack> g(
+        *std::move(stack), [](auto& y) { y.Suspend(GetCurrentFiber()); });
     fibers.push_back(*g.Resume());
   }
   for (void* fiber : fibers) EXPECT_EQ(fiber, fibers[0]);

@@ -289,9 +289,8 @@ class Generator {
     };
     frames_base_ = reinterpret_cast<void*>(frames_base);
 #if defined(_WIN32)
-    generator_internal::CheckFiberStack<S>();
     sp_ = arch_internal::InitFiber(
-        stack_.fiber(), frames_base_,
+        generator_internal::FiberOf(stack_), frames_base_,
         &generator_internal::Entry<Input, Output, Body>, control);
 #else
     sp_ = arch_internal::InitStack(

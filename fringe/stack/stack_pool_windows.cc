@@ -22,7 +22,9 @@ namespace stack_internal {
 struct PoolState {
   PoolState(std::size_t stack_size, std::size_t guard_size,
             std::size_t max_cached)
-      : stack_size(stack_size), guard_size(guard_size), max_cached(max_cached) {}
+      : stack_size(stack_size),
+        guard_size(guard_size),
+        max_cached(max_cached) {}
 
   ~PoolState() {
     // Deleted only once orphaned with no live stack.
@@ -87,8 +89,8 @@ absl::StatusOr<StackPool> StackPool::Create(std::size_t stack_size,
   absl::StatusOr<FiberStack*> first =
       FiberStack::Create(who, stack_size, guard_size);
   if (!first.ok()) return first.status();
-  const std::size_t usable = static_cast<char*>((*first)->base) -
-                             static_cast<char*>((*first)->limit);
+  const std::size_t usable =
+      static_cast<char*>((*first)->base) - static_cast<char*>((*first)->limit);
   auto* state = new PoolState(usable, guard_size, max_cached);
   if (max_cached > 0) {
     stack_internal::SpinLockHolder lock(&state->mu);

@@ -7,6 +7,8 @@
 #ifndef FRINGE_GENERATOR_INTERNAL_WINDOWS_H_
 #define FRINGE_GENERATOR_INTERNAL_WINDOWS_H_
 
+#include <concepts>
+
 #include "fringe/arch/switch.h"
 #include "fringe/generator/internal/control.h"
 #include "fringe/stack/internal/fiber_stack.h"
@@ -20,16 +22,24 @@ static_assert(kReturnedWord <= arch_internal::kLastSwitchWordMax &&
               "fringe/arch/windows_fiber.h: kLastSwitchWordMax must cover "
               "exactly the words a generator's entry ends with");
 
+// The fiber a generator on `stack` runs on. Only fringe's fiber stacks have
+// one; any other stack type stops the build here, with this message.
 template <typename S>
-constexpr void CheckFiberStack() {
+stack_internal::FiberStack* FiberOf(S& stack) {
+  constexpr bool kIsFiberStack = requires(S & s) {
+    { s.fiber() } -> std::same_as<stack_internal::FiberStack*>;
+  };
   static_assert(
-      requires(S& stack) {
-        { stack.fiber() } -> std::same_as<stack_internal::FiberStack*>;
-      },
+      kIsFiberStack,
       "fringe::Generator: on Windows a generator runs on a fiber, whose stack "
       "the OS allocates: use fringe::OsStack or StackPool's PooledStack. "
       "OwnedStack, SliceStack and other stacks in caller memory are not "
       "supported on Windows (README, \"Windows\")");
+  if constexpr (kIsFiberStack) {
+    return stack.fiber();
+  } else {
+    return nullptr;
+  }
 }
 
 }  // namespace fringe::generator_internal

@@ -80,19 +80,17 @@ struct FiberStack {
 
   void* base = nullptr;
   void* limit = nullptr;
+  std::size_t guard = 0;  // Reserve asked for below the usable bytes.
 
   // The rest belongs to fiber_stack.cc and fringe/arch/windows_fiber.h.
   FiberContext context{};  // This fiber, while it waits or starts.
   FiberEntry entry = nullptr;
   void* entry_context = nullptr;
   void* frames_base = nullptr;
-  // Switches to `to` (its mailbox already filled).
-void SwitchToContext(FiberContext* to);
-
-// A generator's last switch: where to, and what.
+  // A generator's last switch: where to, and what.
   FiberContext* last_to = nullptr;
   std::uintptr_t last_arg = 0;
-  bool waiting = false;  // In FiberMain, between generators.
+  bool waiting = false;      // In FiberMain, between generators.
   void* wait_point[5] = {};  // __builtin_setjmp buffer, in FiberMain.
 };
 

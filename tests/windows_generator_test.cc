@@ -177,6 +177,19 @@ TEST(WindowsGeneratorTest, UnwrapUnwindsAndTheStackRunsTheNextGenerator) {
   }
 }
 
+TEST(WindowsGeneratorTest, DestroyingCancelsSuspendOrCancel) {
+  bool cancelled = false;
+  {
+    Generator<void, int> g(NewStack(), [&](auto& y) {
+      while (y.SuspendOrCancel(1)) {
+      }
+      cancelled = true;
+    });
+    EXPECT_EQ(g.Resume(), std::optional<int>(1));
+  }
+  EXPECT_TRUE(cancelled);
+}
+
 void ReuseAbandonedStack() {
   Generator<void, int> g(NewStack(), [](auto& y) {
     for (;;) y.Suspend(1);

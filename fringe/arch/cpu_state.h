@@ -41,7 +41,11 @@ namespace fringe::arch_internal {
 
 __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
   std::uintptr_t tp;
-#if defined(__x86_64__)
+#if defined(_WIN32) && defined(__x86_64__)
+  // The TEB's own address (NT_TIB.Self): one per thread, shared by the
+  // thread's fibers.
+  asm volatile("movq %%gs:0x30, %0" : "=r"(tp));
+#elif defined(__x86_64__)
   asm volatile("movq %%fs:0, %0" : "=r"(tp));
 #elif defined(__i386__)
   asm volatile("movl %%gs:0, %0" : "=r"(tp));

@@ -57,7 +57,10 @@ using EntryFunction = void (*)(std::uintptr_t arg, StackPointer resumer,
 
 // Exactly one of these is compiled in; //fringe/arch:arch selects the files by
 // @platforms//cpu, and the compiler's own macros pick the matching header.
-#if defined(__x86_64__)
+#if defined(_WIN32) && defined(__x86_64__)
+// Windows: fibers, not a hand-made switch (see the file for why).
+#include "fringe/arch/windows_fiber.h"  // IWYU pragma: export
+#elif defined(__x86_64__)
 #include "fringe/arch/x86_64.h"  // IWYU pragma: export
 #elif defined(__i386__)
 #include "fringe/arch/x86.h"  // IWYU pragma: export

@@ -81,6 +81,9 @@
 #include "fringe/generator/internal/fatal.h"
 #include "fringe/generator/internal/switch_hooks.h"
 #include "fringe/stack/stack.h"
+#if defined(_WIN32)
+#include "fringe/generator/internal/windows.h"
+#endif
 
 namespace fringe {
 
@@ -379,8 +382,14 @@ class Generator {
       static_cast<C*>(c)->~C();
     };
     frames_base_ = reinterpret_cast<void*>(frames_base);
+#if defined(_WIN32)
+    sp_ = arch_internal::InitFiber(
+        generator_internal::FiberOf(stack_), frames_base_,
+        &generator_internal::Entry<Input, Output, Body>, control);
+#else
     sp_ = arch_internal::InitStack(
         frames_base_, &generator_internal::Entry<Input, Output, Body>, control);
+#endif
     control->hooks.OnCreate(stack_.limit(), stack_.base());
   }
 

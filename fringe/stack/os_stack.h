@@ -26,6 +26,9 @@
 
 #include "absl/status/statusor.h"
 #include "fringe/stack/stack.h"
+#if defined(_WIN32)
+#include "fringe/stack/internal/fiber_stack.h"
+#endif
 
 namespace fringe {
 
@@ -75,6 +78,18 @@ class OsStack {
   std::byte* limit_ = nullptr;  // The guard lies just below.
   std::size_t size_ = 0;
   std::size_t guard_size_ = 0;
+
+#if defined(_WIN32)
+  // Windows: an OsStack is a fiber's stack, with the fiber that runs on it
+  // (README, "Windows"): Create(size, guard_size) makes a fiber whose stack
+  // has at least `size` usable bytes above `guard_size` bytes of reserve,
+  // which the OS guards. For fringe::Generator.
+ public:
+  stack_internal::FiberStack* fiber() const { return fiber_; }
+
+ private:
+  stack_internal::FiberStack* fiber_ = nullptr;
+#endif
 };
 
 template <>

@@ -42,6 +42,9 @@
 
 #include "absl/status/statusor.h"
 #include "fringe/stack/stack.h"
+#if defined(_WIN32)
+#include "fringe/stack/internal/fiber_stack.h"
+#endif
 
 namespace fringe {
 namespace stack_internal {
@@ -76,6 +79,17 @@ class PooledStack {
   stack_internal::Slab* slab_ = nullptr;
   std::byte* limit_ = nullptr;
   std::size_t size_ = 0;
+
+#if defined(_WIN32)
+  // Windows: a pooled stack is a fiber's, and the pool keeps the fiber
+  // (README, "Windows"): reusing one costs no system call. For
+  // fringe::Generator.
+ public:
+  stack_internal::FiberStack* fiber() const { return fiber_; }
+
+ private:
+  stack_internal::FiberStack* fiber_ = nullptr;
+#endif
 };
 
 template <>

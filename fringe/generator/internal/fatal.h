@@ -15,8 +15,18 @@
 
 namespace fringe::generator_internal {
 
+#if defined(_WIN32)
+// MinGW: `printf` in a format attribute means msvcrt's dialect, which has no
+// %zu; vfprintf below is MinGW's C99 one (--config=windows defines
+// __USE_MINGW_ANSI_STDIO).
+#define FRINGE_INTERNAL_PRINTF gnu_printf
+#else
+#define FRINGE_INTERNAL_PRINTF printf
+#endif
+
 // `message` is a printf format.
-[[noreturn, gnu::cold, gnu::noinline, gnu::format(printf, 1, 2)]] inline void
+[[noreturn, gnu::cold, gnu::noinline,
+  gnu::format(FRINGE_INTERNAL_PRINTF, 1, 2)]] inline void
 Fatal(const char* message, ...) {
 #if __STDC_HOSTED__
   std::va_list args;

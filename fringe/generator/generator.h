@@ -176,6 +176,8 @@ class Yielder {
   // stack. Backtraces taken inside f go on through the body's frames into
   // the resumer's. (As corosensei's on_parent_stack and folly's
   // runInMainContext.)
+  // (Not on Windows, where each stack is a fiber's.)
+#if !defined(_WIN32)
   template <typename F>
   std::invoke_result_t<F&> OnResumerStack(F&& f) {
     using R = std::invoke_result_t<F&>;
@@ -196,6 +198,7 @@ class Yielder {
     control_->hooks.OnEnter();
     return call.Result();
   }
+#endif
 
   // Bytes left between the body's current stack pointer and the stack's
   // limit(): how deep the body may still go (signal frames need some too).
@@ -454,7 +457,7 @@ class Generator {
   // it (see fringe::StackOverflow); the generator is then finished.
   bool overflowed() const { return overflowed_; }
 
-#if __STDC_HOSTED__
+#if __STDC_HOSTED__ && defined(__linux__)
   // How much of its stack the generator has used so far: the bytes from its
   // stack's base() down to the deepest one written, read on demand (it scans
   // the stack; call it while the generator is not running). Exact on a

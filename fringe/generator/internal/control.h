@@ -185,8 +185,10 @@ template <typename F, typename R>
 using DefaultStack = OsStack;
 
 // Generator(body)'s stack: OsStack::DefaultSize(), or fails as `new` does.
+#if defined(__linux__)
 // Generator::StackHighWater() (exception_state.cc).
 std::size_t StackHighWater(const void* limit, const void* base);
+#endif
 
 inline OsStack NewDefaultStack() {
   absl::StatusOr<OsStack> stack = OsStack::Create(OsStack::DefaultSize());

@@ -4,7 +4,7 @@
 
 #include "fringe/generator/internal/exception_state.h"
 
-#if __STDC_HOSTED__
+#if __STDC_HOSTED__ && defined(__linux__)
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -92,7 +92,7 @@ std::string OverflowMessage(void* limit, void* base) {
 
 #endif
 
-#if __STDC_HOSTED__
+#if __STDC_HOSTED__ && defined(__linux__)
 namespace fringe::generator_internal {
 
 // No sanitizer instrumentation: it reads stack memory that ASan may have

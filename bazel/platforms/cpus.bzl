@@ -1,0 +1,13 @@
+"""The Linux CPUs fringe supports: one line per CPU (fringe/arch/README.md).
+
+fringe's name (the --config and fringe/arch/<name>.{h,cc}) -> the
+@platforms//cpu constraint value and, for the cross-compiled ones, the GNU
+triple of Debian's g++-<triple> and of qemu-user's sysroot /usr/<triple>.
+"""
+
+LINUX_CPUS = {
+    "x86_64": struct(constraint = "x86_64", triple = None),  # the host
+    "x86_32": struct(constraint = "x86_32", triple = "i686-linux-gnu"),
+    "aarch64": struct(constraint = "aarch64", triple = "aarch64-linux-gnu"),
+    "riscv64": struct(constraint = "riscv64", triple = "riscv64-linux-gnu"),
+}

@@ -143,6 +143,31 @@ TEST(ArchTest, EntryReceivesContextAndFirstWord) {
               "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19",
               "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
               "v29", "v30", "v31");
+#elif defined(__arm__)
+    // r0-r12 and lr except the frame pointer (r7 in Thumb code, r11 in ARM
+    // code), and the VFP registers.
+#if defined(__thumb__)
+#define FRINGE_TEST_ARM32_NOT_FP "r11"
+#else
+#define FRINGE_TEST_ARM32_NOT_FP "r7"
+#endif
+    asm volatile(
+        "mov r0, #-1\n\tmov r1, #-1\n\tmov r2, #-1\n\tmov r3, #-1\n\t"
+        "mov r4, #-1\n\tmov r5, #-1\n\tmov r6, #-1\n\tmov r8, #-1\n\t"
+        "mov r9, #-1\n\tmov r10, #-1\n\tmov r12, #-1\n\tmov lr, #-1\n\t"
+        "mov " FRINGE_TEST_ARM32_NOT_FP
+        ", #-1\n\t"
+        "vmov d0, r0, r0\n\tvmov d1, r0, r0\n\tvmov d2, r0, r0\n\t"
+        "vmov d3, r0, r0\n\tvmov d4, r0, r0\n\tvmov d5, r0, r0\n\t"
+        "vmov d6, r0, r0\n\tvmov d7, r0, r0\n\tvmov d8, r0, r0\n\t"
+        "vmov d9, r0, r0\n\tvmov d10, r0, r0\n\tvmov d11, r0, r0\n\t"
+        "vmov d12, r0, r0\n\tvmov d13, r0, r0\n\tvmov d14, r0, r0\n\t"
+        "vmov d15, r0, r0\n\t" ::
+            : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10",
+              "r12", "lr", FRINGE_TEST_ARM32_NOT_FP, "d0", "d1", "d2", "d3",
+              "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+              "d14", "d15");
+#undef FRINGE_TEST_ARM32_NOT_FP
 #elif defined(__riscv)
     // Every x register except zero, sp, gp, tp and s0 (the frame pointer).
     asm volatile(
@@ -243,12 +268,18 @@ TEST(ArchTest, NewStackIsSixteenByteAlignedAtEntryAndAcrossSwitches) {
           // Check sp itself too (read after this function's prologue, which
           // moves it by multiples of 16).
           std::uintptr_t sp;
-#if defined(__aarch64__)
+#if defined(__aarch64__) || defined(__arm__)
           asm volatile("mov %0, sp" : "=r"(sp));
 #elif defined(__riscv)
           asm volatile("mv %0, sp" : "=r"(sp));
 #endif
+#if defined(__arm__)
+          // AAPCS keeps sp 8-byte aligned at calls; fringe starts entry at
+          // 16, but the frames below may be multiples of 8.
+          *misaligned |= sp % 8;
+#else
           *misaligned |= sp % 16;
+#endif
           asm volatile("" : : "r"(&slot) : "memory");  // Keeps `slot` real.
 #endif
           *misaligned |= reinterpret_cast<std::uintptr_t>(&slot) % 16;
@@ -278,6 +309,49 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
   }
   return false;
 }
+
+#if defined(__arm__)
+// Interworking: Thumb-2 code (this file) and ARM code
+// (arch_arm32_arm_code.cc) switch to each other in every combination.
+extern "C" [[noreturn]] void FringeTestArmEchoPlusTwo(std::uintptr_t,
+                                                      StackPointer, void*);
+extern "C" std::uintptr_t FringeTestArmRoundTrip(StackPointer* sp, void* base,
+                                                 std::uintptr_t arg);
+extern "C" [[noreturn]] void FringeTestArmBacktrace(std::uintptr_t,
+                                                    StackPointer, void*);
+
+TEST(ArchTest, ThumbAndArmCodeSwitchToEachOther) {
+  // Bit 0 of a function's address is its instruction set: 1 for Thumb.
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(&EchoPlusOne) & 1, 1u)
+      << "arch_test.cc is not Thumb code";
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(&FringeTestArmEchoPlusTwo) & 1, 0u)
+      << "arch_arm32_arm_code.cc is not ARM code";
+  TestStack thumb_stack, arm_stack;
+  StackPointer thumb = InitStack(thumb_stack.base(), EchoPlusOne, nullptr);
+  StackPointer arm =
+      InitStack(arm_stack.base(), FringeTestArmEchoPlusTwo, nullptr);
+  for (std::uintptr_t i = 0; i < 1000; ++i) {
+    // Thumb caller -> ARM context, ARM caller -> Thumb and ARM contexts.
+    Transfer t = SwitchAndLink(i, arm, arm_stack.base());
+    ASSERT_EQ(t.arg, i + 2);
+    arm = t.from;
+    ASSERT_EQ(FringeTestArmRoundTrip(&thumb, thumb_stack.base(), i), i + 1);
+    ASSERT_EQ(FringeTestArmRoundTrip(&arm, arm_stack.base(), i), i + 2);
+  }
+}
+
+TEST(ArchTest, BacktraceFromArmCodeReachesTheThumbCaller) {
+  void* out[64] = {};
+  TestStack stack;
+  StackPointer sp = InitStack(stack.base(), FringeTestArmBacktrace, out);
+  SwitchAndLink(0, sp, stack.base());
+  int n = static_cast<int>(reinterpret_cast<std::intptr_t>(out[0]));
+  std::vector<std::string> names = SymbolsOf(out + 1, n);
+  EXPECT_TRUE(Contains(names, "FringeTestArmBacktrace"))
+      << ::testing::PrintToString(names);
+  EXPECT_TRUE(Contains(names, "main")) << ::testing::PrintToString(names);
+}
+#endif  // __arm__
 
 struct Backtraces {
   std::vector<std::string> from_backtrace;

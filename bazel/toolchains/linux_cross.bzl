@@ -3,13 +3,14 @@
 load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
 load(":gcc_cross.bzl", "GCC_UNFILTERED_COMPILE_FLAGS", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
 
-def linux_cross_toolchain(name, constraint, triple):
+def linux_cross_toolchain(name, constraint, triple, copts = []):
     """Declares `<name>_config`, `<name>_cc` and the toolchain `<name>`.
 
     Args:
       name: fringe's name for the CPU (bazel/platforms/cpus.bzl).
       constraint: its @platforms//cpu constraint value (e.g. "armv7").
       triple: the GNU triple of Debian's g++-<triple> package.
+      copts: flags added to every compile for this CPU.
     """
     cc_toolchain_config(
         name = name + "_config",
@@ -27,7 +28,7 @@ def linux_cross_toolchain(name, constraint, triple):
             "-fstack-protector",
             "-Wall",
             "-fno-omit-frame-pointer",
-        ],
+        ] + copts,
         opt_compile_flags = [
             "-g0",
             "-O2",

@@ -25,6 +25,8 @@
 //      riscv64: "fcsr ... must have thread storage duration in accordance
 //        with C11" (RISC-V psABI, "Floating-point Register Convention"), so
 //        frm is the thread's too.
+//      arm32: FPSCR is "a global register" like aarch64's FPCR (AAPCS,
+//        5.1.2.2; quoted in arm32.h).
 //    On the CPUs where it is per context, the side that switches out reads
 //    its state (stmxcsr, fnstcw) into memory the two sides share, and the
 //    side that arrives compares that with its own and writes the hardware
@@ -49,6 +51,9 @@ __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
   asm volatile("mrs %0, tpidr_el0" : "=r"(tp));
 #elif defined(__riscv)
   asm volatile("mv %0, tp" : "=r"(tp));
+#elif defined(__arm__)
+  // TPIDRURO, which Linux sets to the thread's TLS pointer.
+  asm volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
 #else
 #error "fringe: ThreadPointer() has no implementation for this CPU"
 #endif

@@ -163,8 +163,11 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 #include "fringe/arch/aarch64.h"  // IWYU pragma: export
 #elif defined(__riscv) && __riscv_xlen == 64
 #include "fringe/arch/riscv64.h"  // IWYU pragma: export
+#elif defined(__arm__)
+#include "fringe/arch/arm32.h"  // IWYU pragma: export
 #else
-#error "fringe: unsupported CPU; supported: x86_64, x86_32 (i686), aarch64, riscv64"
+#error \
+    "fringe: unsupported CPU; supported: x86_64, x86_32 (i686), aarch64, riscv64, arm32"
 #endif
 
 #endif  // FRINGE_ARCH_SWITCH_H_

@@ -168,6 +168,43 @@ TEST(ArchTest, EntryReceivesContextAndFirstWord) {
               "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
               "d14", "d15");
 #undef FRINGE_TEST_ARM32_NOT_FP
+#elif defined(__powerpc64__)
+    // Every GPR except r1 (sp), r2 (TOC), r13 (thread) and r31 (the frame
+    // pointer), every FPR and VR (together, VSX's vs0-vs63) and CR.
+    asm volatile(
+        "li 0, -1\n\tli 3, -1\n\tli 4, -1\n\tli 5, -1\n\tli 6, -1\n\t"
+        "li 7, -1\n\tli 8, -1\n\tli 9, -1\n\tli 10, -1\n\tli 11, -1\n\t"
+        "li 12, -1\n\tli 14, -1\n\tli 15, -1\n\tli 16, -1\n\t"
+        "li 17, -1\n\tli 18, -1\n\tli 19, -1\n\tli 20, -1\n\t"
+        "li 21, -1\n\tli 22, -1\n\tli 23, -1\n\tli 24, -1\n\t"
+        "li 25, -1\n\tli 26, -1\n\tli 27, -1\n\tli 28, -1\n\t"
+        "li 29, -1\n\tli 30, -1\n\tmtcrf 0xff, 0\n\t"
+        "mtvsrd 0, 0\n\txxspltd 0, 0, 0\n\t"
+        "xxlor 1, 0, 0\n\txxlor 2, 0, 0\n\txxlor 3, 0, 0\n\t"
+        "xxlor 4, 0, 0\n\txxlor 5, 0, 0\n\txxlor 6, 0, 0\n\t"
+        "xxlor 7, 0, 0\n\txxlor 8, 0, 0\n\txxlor 9, 0, 0\n\t"
+        "xxlor 10, 0, 0\n\txxlor 11, 0, 0\n\txxlor 12, 0, 0\n\t"
+        "xxlor 13, 0, 0\n\txxlor 14, 0, 0\n\txxlor 15, 0, 0\n\t"
+        "xxlor 16, 0, 0\n\txxlor 17, 0, 0\n\txxlor 18, 0, 0\n\t"
+        "xxlor 19, 0, 0\n\txxlor 20, 0, 0\n\txxlor 21, 0, 0\n\t"
+        "xxlor 22, 0, 0\n\txxlor 23, 0, 0\n\txxlor 24, 0, 0\n\t"
+        "xxlor 25, 0, 0\n\txxlor 26, 0, 0\n\txxlor 27, 0, 0\n\t"
+        "xxlor 28, 0, 0\n\txxlor 29, 0, 0\n\txxlor 30, 0, 0\n\t"
+        "xxlor 31, 0, 0\n\txxlor 52, 0, 0\n\txxlor 53, 0, 0\n\t"
+        "xxlor 54, 0, 0\n\txxlor 55, 0, 0\n\txxlor 56, 0, 0\n\t"
+        "xxlor 57, 0, 0\n\txxlor 58, 0, 0\n\txxlor 59, 0, 0\n\t"
+        "xxlor 60, 0, 0\n\txxlor 61, 0, 0\n\txxlor 62, 0, 0\n\t"
+        "xxlor 63, 0, 0\n\t" ::
+            : "r0", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",
+              "r12", "r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21",
+              "r22", "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30",
+              "cr0", "cr1", "cr2", "cr3", "cr4", "cr5", "cr6", "cr7", "fr0",
+              "fr1", "fr2", "fr3", "fr4", "fr5", "fr6", "fr7", "fr8", "fr9",
+              "fr10", "fr11", "fr12", "fr13", "fr14", "fr15", "fr16", "fr17",
+              "fr18", "fr19", "fr20", "fr21", "fr22", "fr23", "fr24", "fr25",
+              "fr26", "fr27", "fr28", "fr29", "fr30", "fr31", "v20", "v21",
+              "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",
+              "v31");
 #elif defined(__riscv)
     // Every x register except zero, sp, gp, tp and s0 (the frame pointer).
     asm volatile(
@@ -272,6 +309,8 @@ TEST(ArchTest, NewStackIsSixteenByteAlignedAtEntryAndAcrossSwitches) {
           asm volatile("mov %0, sp" : "=r"(sp));
 #elif defined(__riscv)
           asm volatile("mv %0, sp" : "=r"(sp));
+#elif defined(__powerpc64__)
+          asm volatile("mr %0, 1" : "=r"(sp));
 #endif
 #if defined(__arm__)
           // AAPCS keeps sp 8-byte aligned at calls; fringe starts entry at
@@ -310,48 +349,61 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return false;
 }
 
-#if defined(__arm__)
-// Interworking: Thumb-2 code (this file) and ARM code
-// (arch_arm32_arm_code.cc) switch to each other in every combination.
-extern "C" [[noreturn]] void FringeTestArmEchoPlusTwo(std::uintptr_t,
-                                                      StackPointer, void*);
-extern "C" std::uintptr_t FringeTestArmRoundTrip(StackPointer* sp, void* base,
-                                                 std::uintptr_t arg);
-extern "C" [[noreturn]] void FringeTestArmBacktrace(std::uintptr_t,
-                                                    StackPointer, void*);
+// Contexts whose code is in another module (tests/arch_other_module.cc: on
+// ppc64le another TOC; on arm32 ARM code, while this file is Thumb-2) and
+// this file's switch to each other in every combination.
+extern "C" [[noreturn]] void FringeTestOtherModuleEchoPlusTwo(std::uintptr_t,
+                                                              StackPointer,
+                                                              void*);
+extern "C" std::uintptr_t FringeTestOtherModuleRoundTrip(StackPointer* sp,
+                                                         void* base,
+                                                         std::uintptr_t arg);
+extern "C" [[noreturn]] void FringeTestOtherModuleBacktrace(std::uintptr_t,
+                                                            StackPointer,
+                                                            void*);
+extern "C" std::uintptr_t FringeTestOtherModuleEchoSwitches();
 
-TEST(ArchTest, ThumbAndArmCodeSwitchToEachOther) {
+TEST(ArchTest, ContextsInAnotherModuleAndThisOneSwitchToEachOther) {
+#if defined(__arm__)
   // Bit 0 of a function's address is its instruction set: 1 for Thumb.
   ASSERT_EQ(reinterpret_cast<std::uintptr_t>(&EchoPlusOne) & 1, 1u)
       << "arch_test.cc is not Thumb code";
-  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(&FringeTestArmEchoPlusTwo) & 1, 0u)
-      << "arch_arm32_arm_code.cc is not ARM code";
-  TestStack thumb_stack, arm_stack;
-  StackPointer thumb = InitStack(thumb_stack.base(), EchoPlusOne, nullptr);
-  StackPointer arm =
-      InitStack(arm_stack.base(), FringeTestArmEchoPlusTwo, nullptr);
+  ASSERT_EQ(
+      reinterpret_cast<std::uintptr_t>(&FringeTestOtherModuleEchoPlusTwo) & 1,
+      0u)
+      << "arch_other_module.cc is not ARM code";
+#endif
+  TestStack this_stack, other_stack;
+  StackPointer here = InitStack(this_stack.base(), EchoPlusOne, nullptr);
+  StackPointer other =
+      InitStack(other_stack.base(), FringeTestOtherModuleEchoPlusTwo, nullptr);
   for (std::uintptr_t i = 0; i < 1000; ++i) {
-    // Thumb caller -> ARM context, ARM caller -> Thumb and ARM contexts.
-    Transfer t = SwitchAndLink(i, arm, arm_stack.base());
+    // This module -> the other; the other -> this one and itself.
+    Transfer t = SwitchAndLink(i, other, other_stack.base());
     ASSERT_EQ(t.arg, i + 2);
-    arm = t.from;
-    ASSERT_EQ(FringeTestArmRoundTrip(&thumb, thumb_stack.base(), i), i + 1);
-    ASSERT_EQ(FringeTestArmRoundTrip(&arm, arm_stack.base(), i), i + 2);
+    other = t.from;
+    ASSERT_EQ(FringeTestOtherModuleRoundTrip(&here, this_stack.base(), i),
+              i + 1);
+    ASSERT_EQ(FringeTestOtherModuleRoundTrip(&other, other_stack.base(), i),
+              i + 2);
   }
+  // The other module's code read and wrote its own global after every
+  // switch back into it (through its own TOC on ppc64le).
+  EXPECT_EQ(FringeTestOtherModuleEchoSwitches(), 1999u);
 }
 
-TEST(ArchTest, BacktraceFromArmCodeReachesTheThumbCaller) {
+TEST(ArchTest, BacktraceFromAnotherModuleReachesTheCaller) {
   void* out[64] = {};
   TestStack stack;
-  StackPointer sp = InitStack(stack.base(), FringeTestArmBacktrace, out);
+  StackPointer sp =
+      InitStack(stack.base(), FringeTestOtherModuleBacktrace, out);
   SwitchAndLink(0, sp, stack.base());
   int n = static_cast<int>(reinterpret_cast<std::intptr_t>(out[0]));
   std::vector<std::string> names = SymbolsOf(out + 1, n);
-  EXPECT_TRUE(Contains(names, "FringeTestArmBacktrace"))
+  EXPECT_TRUE(Contains(names, "FringeTestOtherModuleBacktrace"))
       << ::testing::PrintToString(names);
   EXPECT_TRUE(Contains(names, "main")) << ::testing::PrintToString(names);
 }
-#endif  // __arm__
 
 struct Backtraces {
   std::vector<std::string> from_backtrace;

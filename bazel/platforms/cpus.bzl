@@ -14,4 +14,6 @@ LINUX_CPUS = {
     # -Wno-psabi: GCC notes on every std::vector<double> iterator that GCC
     # 7.1 changed how such arguments are passed; fringe mixes no such code.
     "arm32": struct(constraint = "armv7", triple = "arm-linux-gnueabihf", copts = ["-Wno-psabi"]),
+    # This @platforms release has one PowerPC constraint, "ppc".
+    "ppc64le": struct(constraint = "ppc", triple = "powerpc64le-linux-gnu", copts = ["-Wno-psabi"]),
 }

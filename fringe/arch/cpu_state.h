@@ -27,6 +27,8 @@
 //        frm is the thread's too.
 //      arm32: FPSCR is "a global register" like aarch64's FPCR (AAPCS,
 //        5.1.2.2; quoted in arm32.h).
+//      ppc64le: FPSCR's modes are "limited-access" (ELFv2 ABI 2.2.1; see
+//        ppc64le.h): changed only by functions meant to, for the thread.
 //    On the CPUs where it is per context, the side that switches out reads
 //    its state (stmxcsr, fnstcw) into memory the two sides share, and the
 //    side that arrives compares that with its own and writes the hardware
@@ -54,6 +56,8 @@ __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
 #elif defined(__arm__)
   // TPIDRURO, which Linux sets to the thread's TLS pointer.
   asm volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
+#elif defined(__powerpc64__)
+  asm volatile("mr %0, 13" : "=r"(tp));
 #else
 #error "fringe: ThreadPointer() has no implementation for this CPU"
 #endif

@@ -205,6 +205,24 @@ TEST(ArchTest, EntryReceivesContextAndFirstWord) {
               "fr26", "fr27", "fr28", "fr29", "fr30", "fr31", "v20", "v21",
               "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",
               "v31");
+#elif defined(__s390x__)
+    // Every GPR except r11 (the frame pointer), r12 (the GOT pointer) and
+    // r15 (sp), and every FPR.
+    asm volatile(
+        "lghi %%r0, -1\n\tlghi %%r1, -1\n\tlghi %%r2, -1\n\t"
+        "lghi %%r3, -1\n\tlghi %%r4, -1\n\tlghi %%r5, -1\n\t"
+        "lghi %%r6, -1\n\tlghi %%r7, -1\n\tlghi %%r8, -1\n\t"
+        "lghi %%r9, -1\n\tlghi %%r10, -1\n\tlghi %%r13, -1\n\t"
+        "lghi %%r14, -1\n\t"
+        "ldgr %%f0, %%r0\n\tldgr %%f1, %%r0\n\tldgr %%f2, %%r0\n\t"
+        "ldgr %%f3, %%r0\n\tldgr %%f4, %%r0\n\tldgr %%f5, %%r0\n\t"
+        "ldgr %%f6, %%r0\n\tldgr %%f7, %%r0\n\tldgr %%f8, %%r0\n\t"
+        "ldgr %%f9, %%r0\n\tldgr %%f10, %%r0\n\tldgr %%f11, %%r0\n\t"
+        "ldgr %%f12, %%r0\n\tldgr %%f13, %%r0\n\tldgr %%f14, %%r0\n\t"
+        "ldgr %%f15, %%r0\n\t" ::
+            : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9",
+              "r10", "r13", "r14", "f0", "f1", "f2", "f3", "f4", "f5", "f6",
+              "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15");
 #elif defined(__riscv)
     // Every x register except zero, sp, gp, tp and s0 (the frame pointer).
     asm volatile(
@@ -311,10 +329,12 @@ TEST(ArchTest, NewStackIsSixteenByteAlignedAtEntryAndAcrossSwitches) {
           asm volatile("mv %0, sp" : "=r"(sp));
 #elif defined(__powerpc64__)
           asm volatile("mr %0, 1" : "=r"(sp));
+#elif defined(__s390x__)
+          asm volatile("lgr %0, %%r15" : "=r"(sp));
 #endif
-#if defined(__arm__)
-          // AAPCS keeps sp 8-byte aligned at calls; fringe starts entry at
-          // 16, but the frames below may be multiples of 8.
+#if defined(__arm__) || defined(__s390x__)
+          // AAPCS and the s390x ABI keep sp 8-byte aligned at calls; fringe
+          // starts entry at 16, but the frames below may be multiples of 8.
           *misaligned |= sp % 8;
 #else
           *misaligned |= sp % 16;

@@ -16,4 +16,5 @@ LINUX_CPUS = {
     "arm32": struct(constraint = "armv7", triple = "arm-linux-gnueabihf", copts = ["-Wno-psabi"]),
     # This @platforms release has one PowerPC constraint, "ppc".
     "ppc64le": struct(constraint = "ppc", triple = "powerpc64le-linux-gnu", copts = ["-Wno-psabi"]),
+    "s390x": struct(constraint = "s390x", triple = "s390x-linux-gnu", copts = ["-Wno-psabi"]),
 }

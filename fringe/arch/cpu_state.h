@@ -29,6 +29,8 @@
 //        5.1.2.2; quoted in arm32.h).
 //      ppc64le: FPSCR's modes are "limited-access" (ELFv2 ABI 2.2.1; see
 //        ppc64le.h): changed only by functions meant to, for the thread.
+//      s390x: the ABI does not say (fpc is missing from its preservation
+//        table; see s390x.h); the thread's, as on POWER.
 //    On the CPUs where it is per context, the side that switches out reads
 //    its state (stmxcsr, fnstcw) into memory the two sides share, and the
 //    side that arrives compares that with its own and writes the hardware
@@ -58,6 +60,9 @@ __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
   asm volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
 #elif defined(__powerpc64__)
   asm volatile("mr %0, 13" : "=r"(tp));
+#elif defined(__s390x__)
+  // a0:a1, the high and low halves.
+  asm volatile("ear %0, %%a0\n\tsllg %0, %0, 32\n\tear %0, %%a1" : "=&d"(tp));
 #else
 #error "fringe: ThreadPointer() has no implementation for this CPU"
 #endif

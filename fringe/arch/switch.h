@@ -167,9 +167,11 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 #include "fringe/arch/arm32.h"  // IWYU pragma: export
 #elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__) && _CALL_ELF == 2
 #include "fringe/arch/ppc64le.h"  // IWYU pragma: export
+#elif defined(__s390x__)
+#include "fringe/arch/s390x.h"  // IWYU pragma: export
 #else
 #error \
-    "fringe: unsupported CPU; supported: x86_64, x86_32 (i686), aarch64, riscv64, arm32, ppc64le"
+    "fringe: unsupported CPU; supported: x86_64, x86_32 (i686), aarch64, riscv64, arm32, ppc64le, s390x"
 #endif
 
 #endif  // FRINGE_ARCH_SWITCH_H_

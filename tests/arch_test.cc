@@ -220,9 +220,37 @@ TEST(ArchTest, EntryReceivesContextAndFirstWord) {
         "ldgr %%f9, %%r0\n\tldgr %%f10, %%r0\n\tldgr %%f11, %%r0\n\t"
         "ldgr %%f12, %%r0\n\tldgr %%f13, %%r0\n\tldgr %%f14, %%r0\n\t"
         "ldgr %%f15, %%r0\n\t" ::
-            : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9",
-              "r10", "r13", "r14", "f0", "f1", "f2", "f3", "f4", "f5", "f6",
-              "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15");
+            : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10",
+              "r13", "r14", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+              "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15");
+#elif defined(__mips64)
+    // Every GPR except $zero, $at, $k0/$k1, $gp, $sp and $fp, and every FPR.
+    asm volatile(
+        "li $2, -1\n\tli $3, -1\n\tli $4, -1\n\tli $5, -1\n\t"
+        "li $6, -1\n\tli $7, -1\n\tli $8, -1\n\tli $9, -1\n\t"
+        "li $10, -1\n\tli $11, -1\n\tli $12, -1\n\tli $13, -1\n\t"
+        "li $14, -1\n\tli $15, -1\n\tli $16, -1\n\tli $17, -1\n\t"
+        "li $18, -1\n\tli $19, -1\n\tli $20, -1\n\tli $21, -1\n\t"
+        "li $22, -1\n\tli $23, -1\n\tli $24, -1\n\tli $25, -1\n\t"
+        "li $31, -1\n\t"
+        "dmtc1 $2, $f0\n\tdmtc1 $2, $f1\n\tdmtc1 $2, $f2\n\t"
+        "dmtc1 $2, $f3\n\tdmtc1 $2, $f4\n\tdmtc1 $2, $f5\n\t"
+        "dmtc1 $2, $f6\n\tdmtc1 $2, $f7\n\tdmtc1 $2, $f8\n\t"
+        "dmtc1 $2, $f9\n\tdmtc1 $2, $f10\n\tdmtc1 $2, $f11\n\t"
+        "dmtc1 $2, $f12\n\tdmtc1 $2, $f13\n\tdmtc1 $2, $f14\n\t"
+        "dmtc1 $2, $f15\n\tdmtc1 $2, $f16\n\tdmtc1 $2, $f17\n\t"
+        "dmtc1 $2, $f18\n\tdmtc1 $2, $f19\n\tdmtc1 $2, $f20\n\t"
+        "dmtc1 $2, $f21\n\tdmtc1 $2, $f22\n\tdmtc1 $2, $f23\n\t"
+        "dmtc1 $2, $f24\n\tdmtc1 $2, $f25\n\tdmtc1 $2, $f26\n\t"
+        "dmtc1 $2, $f27\n\tdmtc1 $2, $f28\n\tdmtc1 $2, $f29\n\t"
+        "dmtc1 $2, $f30\n\tdmtc1 $2, $f31\n\t" ::
+            : "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11",
+              "$12", "$13", "$14", "$15", "$16", "$17", "$18", "$19", "$20",
+              "$21", "$22", "$23", "$24", "$25", "$31", "$f0", "$f1", "$f2",
+              "$f3", "$f4", "$f5", "$f6", "$f7", "$f8", "$f9", "$f10", "$f11",
+              "$f12", "$f13", "$f14", "$f15", "$f16", "$f17", "$f18", "$f19",
+              "$f20", "$f21", "$f22", "$f23", "$f24", "$f25", "$f26", "$f27",
+              "$f28", "$f29", "$f30", "$f31");
 #elif defined(__riscv)
     // Every x register except zero, sp, gp, tp and s0 (the frame pointer).
     asm volatile(
@@ -331,6 +359,8 @@ TEST(ArchTest, NewStackIsSixteenByteAlignedAtEntryAndAcrossSwitches) {
           asm volatile("mr %0, 1" : "=r"(sp));
 #elif defined(__s390x__)
           asm volatile("lgr %0, %%r15" : "=r"(sp));
+#elif defined(__mips64)
+          asm volatile("move %0, $sp" : "=r"(sp));
 #endif
 #if defined(__arm__) || defined(__s390x__)
           // AAPCS and the s390x ABI keep sp 8-byte aligned at calls; fringe

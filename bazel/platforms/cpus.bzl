@@ -17,4 +17,6 @@ LINUX_CPUS = {
     # This @platforms release has one PowerPC constraint, "ppc".
     "ppc64le": struct(constraint = "ppc", triple = "powerpc64le-linux-gnu", copts = ["-Wno-psabi"]),
     "s390x": struct(constraint = "s390x", triple = "s390x-linux-gnu", copts = ["-Wno-psabi"]),
+    # This @platforms release has one 64-bit MIPS constraint, "mips64".
+    "mips64el": struct(constraint = "mips64", triple = "mips64el-linux-gnuabi64", copts = ["-Wno-psabi"]),
 }

@@ -31,6 +31,7 @@
 //        ppc64le.h): changed only by functions meant to, for the thread.
 //      s390x: the ABI does not say (fpc is missing from its preservation
 //        table; see s390x.h); the thread's, as on POWER.
+//      mips64el: FCSR, the thread's (see mips64el.h).
 //    On the CPUs where it is per context, the side that switches out reads
 //    its state (stmxcsr, fnstcw) into memory the two sides share, and the
 //    side that arrives compares that with its own and writes the hardware
@@ -62,7 +63,14 @@ __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
   asm volatile("mr %0, 13" : "=r"(tp));
 #elif defined(__s390x__)
   // a0:a1, the high and low halves.
-  asm volatile("ear %0, %%a0\n\tsllg %0, %0, 32\n\tear %0, %%a1" : "=&d"(tp));
+  asm volatile("ear %0, %%a0\n\tsllg %0, %0, 32\n\tear %0, %%a1"
+               : "=&d"(tp));
+#elif defined(__mips64)
+  // UserLocal, in $3: the register Linux emulates rdhwr for fastest.
+  register std::uintptr_t v1 asm("$3");
+  asm volatile(".set push\n\t.set mips32r2\n\trdhwr $3, $29\n\t.set pop"
+               : "=r"(v1));
+  tp = v1;
 #else
 #error "fringe: ThreadPointer() has no implementation for this CPU"
 #endif

@@ -169,9 +169,11 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 #include "fringe/arch/ppc64le.h"  // IWYU pragma: export
 #elif defined(__s390x__)
 #include "fringe/arch/s390x.h"  // IWYU pragma: export
+#elif defined(__mips64) && defined(__MIPSEL__) && _MIPS_SIM == _ABI64
+#include "fringe/arch/mips64el.h"  // IWYU pragma: export
 #else
 #error \
-    "fringe: unsupported CPU; supported: x86_64, x86_32 (i686), aarch64, riscv64, arm32, ppc64le, s390x"
+    "fringe: unsupported CPU; supported: x86_64, x86_32 (i686), aarch64, riscv64, arm32, ppc64le, s390x, mips64el"
 #endif
 
 #endif  // FRINGE_ARCH_SWITCH_H_

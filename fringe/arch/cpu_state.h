@@ -63,8 +63,7 @@ __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
   asm volatile("mr %0, 13" : "=r"(tp));
 #elif defined(__s390x__)
   // a0:a1, the high and low halves.
-  asm volatile("ear %0, %%a0\n\tsllg %0, %0, 32\n\tear %0, %%a1"
-               : "=&d"(tp));
+  asm volatile("ear %0, %%a0\n\tsllg %0, %0, 32\n\tear %0, %%a1" : "=&d"(tp));
 #elif defined(__mips64)
   // UserLocal, in $3: the register Linux emulates rdhwr for fastest.
   register std::uintptr_t v1 asm("$3");

@@ -11,6 +11,7 @@
 
 #include "fringe/arch/switch.h"
 #include "gtest/gtest.h"
+#include "tests/emulation.h"
 
 namespace fringe::arch_internal {
 namespace {
@@ -37,7 +38,13 @@ __attribute__((noinline)) double OneThird() {
 // Restores round-to-nearest whatever a test leaves behind.
 class ArchFpControlTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(std::fesetround(FE_TONEAREST), 0); }
+  void SetUp() override {
+    FRINGE_SKIP_UNDER("qemu-mips64el",
+                      "it ignores writes to FCSR's rounding mode: after a "
+                      "successful fesetround(FE_UPWARD), fegetround() is "
+                      "still FE_TONEAREST, with or without fringe");
+    ASSERT_EQ(std::fesetround(FE_TONEAREST), 0);
+  }
   void TearDown() override { std::fesetround(FE_TONEAREST); }
 };
 

@@ -6,7 +6,7 @@
 //   resume <hex>   resume addresses of the switches that suspended
 //
 // Both are read where the next switch pops them: one word above the saved
-// frame pointer at the suspended context's stack pointer (x86_64.h, x86.h).
+// frame pointer at the suspended context's stack pointer (x86_64.h, x86_32.h).
 
 #include <link.h>
 

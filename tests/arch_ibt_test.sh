@@ -27,7 +27,7 @@ case "$variant" in
   i686)
     objdump=i686-linux-gnu-objdump ld=(i686-linux-gnu-ld -m elf_i386)
     run=(qemu-i386 -L /usr/i686-linux-gnu) endbr=endbr32
-    trampoline=fringe_arch_x86_entry_trampoline
+    trampoline=fringe_arch_x86_32_entry_trampoline
     ;;
   *)
     echo "unknown variant $variant" >&2

@@ -143,6 +143,114 @@ TEST(ArchTest, EntryReceivesContextAndFirstWord) {
               "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19",
               "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
               "v29", "v30", "v31");
+#elif defined(__arm__)
+    // r0-r12 and lr except the frame pointer (r7 in Thumb code, r11 in ARM
+    // code), and the VFP registers.
+#if defined(__thumb__)
+#define FRINGE_TEST_ARM32_NOT_FP "r11"
+#else
+#define FRINGE_TEST_ARM32_NOT_FP "r7"
+#endif
+    asm volatile(
+        "mov r0, #-1\n\tmov r1, #-1\n\tmov r2, #-1\n\tmov r3, #-1\n\t"
+        "mov r4, #-1\n\tmov r5, #-1\n\tmov r6, #-1\n\tmov r8, #-1\n\t"
+        "mov r9, #-1\n\tmov r10, #-1\n\tmov r12, #-1\n\tmov lr, #-1\n\t"
+        "mov " FRINGE_TEST_ARM32_NOT_FP
+        ", #-1\n\t"
+        "vmov d0, r0, r0\n\tvmov d1, r0, r0\n\tvmov d2, r0, r0\n\t"
+        "vmov d3, r0, r0\n\tvmov d4, r0, r0\n\tvmov d5, r0, r0\n\t"
+        "vmov d6, r0, r0\n\tvmov d7, r0, r0\n\tvmov d8, r0, r0\n\t"
+        "vmov d9, r0, r0\n\tvmov d10, r0, r0\n\tvmov d11, r0, r0\n\t"
+        "vmov d12, r0, r0\n\tvmov d13, r0, r0\n\tvmov d14, r0, r0\n\t"
+        "vmov d15, r0, r0\n\t" ::
+            : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10",
+              "r12", "lr", FRINGE_TEST_ARM32_NOT_FP, "d0", "d1", "d2", "d3",
+              "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+              "d14", "d15");
+#undef FRINGE_TEST_ARM32_NOT_FP
+#elif defined(__powerpc64__)
+    // Every GPR except r1 (sp), r2 (TOC), r13 (thread) and r31 (the frame
+    // pointer), every FPR and VR (together, VSX's vs0-vs63) and CR.
+    asm volatile(
+        "li 0, -1\n\tli 3, -1\n\tli 4, -1\n\tli 5, -1\n\tli 6, -1\n\t"
+        "li 7, -1\n\tli 8, -1\n\tli 9, -1\n\tli 10, -1\n\tli 11, -1\n\t"
+        "li 12, -1\n\tli 14, -1\n\tli 15, -1\n\tli 16, -1\n\t"
+        "li 17, -1\n\tli 18, -1\n\tli 19, -1\n\tli 20, -1\n\t"
+        "li 21, -1\n\tli 22, -1\n\tli 23, -1\n\tli 24, -1\n\t"
+        "li 25, -1\n\tli 26, -1\n\tli 27, -1\n\tli 28, -1\n\t"
+        "li 29, -1\n\tli 30, -1\n\tmtcrf 0xff, 0\n\t"
+        "mtvsrd 0, 0\n\txxspltd 0, 0, 0\n\t"
+        "xxlor 1, 0, 0\n\txxlor 2, 0, 0\n\txxlor 3, 0, 0\n\t"
+        "xxlor 4, 0, 0\n\txxlor 5, 0, 0\n\txxlor 6, 0, 0\n\t"
+        "xxlor 7, 0, 0\n\txxlor 8, 0, 0\n\txxlor 9, 0, 0\n\t"
+        "xxlor 10, 0, 0\n\txxlor 11, 0, 0\n\txxlor 12, 0, 0\n\t"
+        "xxlor 13, 0, 0\n\txxlor 14, 0, 0\n\txxlor 15, 0, 0\n\t"
+        "xxlor 16, 0, 0\n\txxlor 17, 0, 0\n\txxlor 18, 0, 0\n\t"
+        "xxlor 19, 0, 0\n\txxlor 20, 0, 0\n\txxlor 21, 0, 0\n\t"
+        "xxlor 22, 0, 0\n\txxlor 23, 0, 0\n\txxlor 24, 0, 0\n\t"
+        "xxlor 25, 0, 0\n\txxlor 26, 0, 0\n\txxlor 27, 0, 0\n\t"
+        "xxlor 28, 0, 0\n\txxlor 29, 0, 0\n\txxlor 30, 0, 0\n\t"
+        "xxlor 31, 0, 0\n\txxlor 52, 0, 0\n\txxlor 53, 0, 0\n\t"
+        "xxlor 54, 0, 0\n\txxlor 55, 0, 0\n\txxlor 56, 0, 0\n\t"
+        "xxlor 57, 0, 0\n\txxlor 58, 0, 0\n\txxlor 59, 0, 0\n\t"
+        "xxlor 60, 0, 0\n\txxlor 61, 0, 0\n\txxlor 62, 0, 0\n\t"
+        "xxlor 63, 0, 0\n\t" ::
+            : "r0", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",
+              "r12", "r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21",
+              "r22", "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30",
+              "cr0", "cr1", "cr2", "cr3", "cr4", "cr5", "cr6", "cr7", "fr0",
+              "fr1", "fr2", "fr3", "fr4", "fr5", "fr6", "fr7", "fr8", "fr9",
+              "fr10", "fr11", "fr12", "fr13", "fr14", "fr15", "fr16", "fr17",
+              "fr18", "fr19", "fr20", "fr21", "fr22", "fr23", "fr24", "fr25",
+              "fr26", "fr27", "fr28", "fr29", "fr30", "fr31", "v20", "v21",
+              "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",
+              "v31");
+#elif defined(__s390x__)
+    // Every GPR except r11 (the frame pointer), r12 (the GOT pointer) and
+    // r15 (sp), and every FPR.
+    asm volatile(
+        "lghi %%r0, -1\n\tlghi %%r1, -1\n\tlghi %%r2, -1\n\t"
+        "lghi %%r3, -1\n\tlghi %%r4, -1\n\tlghi %%r5, -1\n\t"
+        "lghi %%r6, -1\n\tlghi %%r7, -1\n\tlghi %%r8, -1\n\t"
+        "lghi %%r9, -1\n\tlghi %%r10, -1\n\tlghi %%r13, -1\n\t"
+        "lghi %%r14, -1\n\t"
+        "ldgr %%f0, %%r0\n\tldgr %%f1, %%r0\n\tldgr %%f2, %%r0\n\t"
+        "ldgr %%f3, %%r0\n\tldgr %%f4, %%r0\n\tldgr %%f5, %%r0\n\t"
+        "ldgr %%f6, %%r0\n\tldgr %%f7, %%r0\n\tldgr %%f8, %%r0\n\t"
+        "ldgr %%f9, %%r0\n\tldgr %%f10, %%r0\n\tldgr %%f11, %%r0\n\t"
+        "ldgr %%f12, %%r0\n\tldgr %%f13, %%r0\n\tldgr %%f14, %%r0\n\t"
+        "ldgr %%f15, %%r0\n\t" ::
+            : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10",
+              "r13", "r14", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+              "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15");
+#elif defined(__mips64)
+    // Every GPR except $zero, $at, $k0/$k1, $gp, $sp and $fp, and every FPR.
+    asm volatile(
+        "li $2, -1\n\tli $3, -1\n\tli $4, -1\n\tli $5, -1\n\t"
+        "li $6, -1\n\tli $7, -1\n\tli $8, -1\n\tli $9, -1\n\t"
+        "li $10, -1\n\tli $11, -1\n\tli $12, -1\n\tli $13, -1\n\t"
+        "li $14, -1\n\tli $15, -1\n\tli $16, -1\n\tli $17, -1\n\t"
+        "li $18, -1\n\tli $19, -1\n\tli $20, -1\n\tli $21, -1\n\t"
+        "li $22, -1\n\tli $23, -1\n\tli $24, -1\n\tli $25, -1\n\t"
+        "li $31, -1\n\t"
+        "dmtc1 $2, $f0\n\tdmtc1 $2, $f1\n\tdmtc1 $2, $f2\n\t"
+        "dmtc1 $2, $f3\n\tdmtc1 $2, $f4\n\tdmtc1 $2, $f5\n\t"
+        "dmtc1 $2, $f6\n\tdmtc1 $2, $f7\n\tdmtc1 $2, $f8\n\t"
+        "dmtc1 $2, $f9\n\tdmtc1 $2, $f10\n\tdmtc1 $2, $f11\n\t"
+        "dmtc1 $2, $f12\n\tdmtc1 $2, $f13\n\tdmtc1 $2, $f14\n\t"
+        "dmtc1 $2, $f15\n\tdmtc1 $2, $f16\n\tdmtc1 $2, $f17\n\t"
+        "dmtc1 $2, $f18\n\tdmtc1 $2, $f19\n\tdmtc1 $2, $f20\n\t"
+        "dmtc1 $2, $f21\n\tdmtc1 $2, $f22\n\tdmtc1 $2, $f23\n\t"
+        "dmtc1 $2, $f24\n\tdmtc1 $2, $f25\n\tdmtc1 $2, $f26\n\t"
+        "dmtc1 $2, $f27\n\tdmtc1 $2, $f28\n\tdmtc1 $2, $f29\n\t"
+        "dmtc1 $2, $f30\n\tdmtc1 $2, $f31\n\t" ::
+            : "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11",
+              "$12", "$13", "$14", "$15", "$16", "$17", "$18", "$19", "$20",
+              "$21", "$22", "$23", "$24", "$25", "$31", "$f0", "$f1", "$f2",
+              "$f3", "$f4", "$f5", "$f6", "$f7", "$f8", "$f9", "$f10", "$f11",
+              "$f12", "$f13", "$f14", "$f15", "$f16", "$f17", "$f18", "$f19",
+              "$f20", "$f21", "$f22", "$f23", "$f24", "$f25", "$f26", "$f27",
+              "$f28", "$f29", "$f30", "$f31");
 #elif defined(__riscv)
     // Every x register except zero, sp, gp, tp and s0 (the frame pointer).
     asm volatile(
@@ -243,12 +351,24 @@ TEST(ArchTest, NewStackIsSixteenByteAlignedAtEntryAndAcrossSwitches) {
           // Check sp itself too (read after this function's prologue, which
           // moves it by multiples of 16).
           std::uintptr_t sp;
-#if defined(__aarch64__)
+#if defined(__aarch64__) || defined(__arm__)
           asm volatile("mov %0, sp" : "=r"(sp));
 #elif defined(__riscv)
           asm volatile("mv %0, sp" : "=r"(sp));
+#elif defined(__powerpc64__)
+          asm volatile("mr %0, 1" : "=r"(sp));
+#elif defined(__s390x__)
+          asm volatile("lgr %0, %%r15" : "=r"(sp));
+#elif defined(__mips64)
+          asm volatile("move %0, $sp" : "=r"(sp));
 #endif
+#if defined(__arm__) || defined(__s390x__)
+          // AAPCS and the s390x ABI keep sp 8-byte aligned at calls; fringe
+          // starts entry at 16, but the frames below may be multiples of 8.
+          *misaligned |= sp % 8;
+#else
           *misaligned |= sp % 16;
+#endif
           asm volatile("" : : "r"(&slot) : "memory");  // Keeps `slot` real.
 #endif
           *misaligned |= reinterpret_cast<std::uintptr_t>(&slot) % 16;
@@ -277,6 +397,62 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
     if (x == s) return true;
   }
   return false;
+}
+
+// Contexts whose code is in another module (tests/arch_other_module.cc: on
+// ppc64le another TOC; on arm32 ARM code, while this file is Thumb-2) and
+// this file's switch to each other in every combination.
+extern "C" [[noreturn]] void FringeTestOtherModuleEchoPlusTwo(std::uintptr_t,
+                                                              StackPointer,
+                                                              void*);
+extern "C" std::uintptr_t FringeTestOtherModuleRoundTrip(StackPointer* sp,
+                                                         void* base,
+                                                         std::uintptr_t arg);
+extern "C" [[noreturn]] void FringeTestOtherModuleBacktrace(std::uintptr_t,
+                                                            StackPointer,
+                                                            void*);
+extern "C" std::uintptr_t FringeTestOtherModuleEchoSwitches();
+
+TEST(ArchTest, ContextsInAnotherModuleAndThisOneSwitchToEachOther) {
+#if defined(__arm__)
+  // Bit 0 of a function's address is its instruction set: 1 for Thumb.
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(&EchoPlusOne) & 1, 1u)
+      << "arch_test.cc is not Thumb code";
+  ASSERT_EQ(
+      reinterpret_cast<std::uintptr_t>(&FringeTestOtherModuleEchoPlusTwo) & 1,
+      0u)
+      << "arch_other_module.cc is not ARM code";
+#endif
+  TestStack this_stack, other_stack;
+  StackPointer here = InitStack(this_stack.base(), EchoPlusOne, nullptr);
+  StackPointer other =
+      InitStack(other_stack.base(), FringeTestOtherModuleEchoPlusTwo, nullptr);
+  for (std::uintptr_t i = 0; i < 1000; ++i) {
+    // This module -> the other; the other -> this one and itself.
+    Transfer t = SwitchAndLink(i, other, other_stack.base());
+    ASSERT_EQ(t.arg, i + 2);
+    other = t.from;
+    ASSERT_EQ(FringeTestOtherModuleRoundTrip(&here, this_stack.base(), i),
+              i + 1);
+    ASSERT_EQ(FringeTestOtherModuleRoundTrip(&other, other_stack.base(), i),
+              i + 2);
+  }
+  // The other module's code read and wrote its own global after every
+  // switch back into it (through its own TOC on ppc64le).
+  EXPECT_EQ(FringeTestOtherModuleEchoSwitches(), 1999u);
+}
+
+TEST(ArchTest, BacktraceFromAnotherModuleReachesTheCaller) {
+  void* out[64] = {};
+  TestStack stack;
+  StackPointer sp =
+      InitStack(stack.base(), FringeTestOtherModuleBacktrace, out);
+  SwitchAndLink(0, sp, stack.base());
+  int n = static_cast<int>(reinterpret_cast<std::intptr_t>(out[0]));
+  std::vector<std::string> names = SymbolsOf(out + 1, n);
+  EXPECT_TRUE(Contains(names, "FringeTestOtherModuleBacktrace"))
+      << ::testing::PrintToString(names);
+  EXPECT_TRUE(Contains(names, "main")) << ::testing::PrintToString(names);
 }
 
 struct Backtraces {

@@ -10,6 +10,7 @@
 #define FRINGE_TESTS_EMULATION_H_
 
 #include <cstdlib>
+#include <string_view>
 
 #include "gtest/gtest.h"
 
@@ -30,6 +31,13 @@ inline bool EmulatorLacksThreads() {
 // Skips the current test under an emulator, saying why.
 #define FRINGE_SKIP_UNDER_EMULATOR(why)                            \
   if (const char* emulator = ::fringe::test_emulation::Emulator()) \
+  GTEST_SKIP() << "not checkable under " << emulator << ": " << why
+
+// Skips the current test under the one emulator named (a FRINGE_TEST_EMULATOR
+// value, e.g. "qemu-ppc64le"), saying why.
+#define FRINGE_SKIP_UNDER(name, why)                               \
+  if (const char* emulator = ::fringe::test_emulation::Emulator(); \
+      emulator != nullptr && std::string_view(emulator) == (name)) \
   GTEST_SKIP() << "not checkable under " << emulator << ": " << why
 
 // Skips the current test where the emulator cannot run threads.

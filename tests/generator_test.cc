@@ -712,6 +712,10 @@ void* CancelledInsideBody(void* arg) {
 TEST(GeneratorTest, ThreadCancellationInsideTheBodyUnwindsBothStacks) {
   FRINGE_SKIP_WITHOUT_THREADS();
   SKIP_UNDER_TSAN_FIBERS();
+  FRINGE_SKIP_UNDER("qemu-ppc64le",
+                    "libgcc cannot unwind out of the signal frames it writes, "
+                    "so a cancellation acted on in the SIGCANCEL handler runs "
+                    "no destructor (a plain thread's neither)");
   ThreadExitProbe probe;
   pthread_t thread;
   ASSERT_EQ(pthread_create(&thread, nullptr, CancelledInsideBody, &probe), 0);

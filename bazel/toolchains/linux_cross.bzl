@@ -3,16 +3,18 @@
 load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
 load(":gcc_cross.bzl", "GCC_UNFILTERED_COMPILE_FLAGS", "gcc_include_directories", "gcc_tool_paths", "gcc_toolchain")
 
-def linux_cross_toolchain(cpu, triple):
-    """Declares `<cpu>_config`, `<cpu>_cc` and the toolchain `<cpu>`.
+def linux_cross_toolchain(name, constraint, triple, copts = []):
+    """Declares `<name>_config`, `<name>_cc` and the toolchain `<name>`.
 
     Args:
-      cpu: the @platforms//cpu constraint value (e.g. "aarch64").
+      name: fringe's name for the CPU (bazel/platforms/cpus.bzl).
+      constraint: its @platforms//cpu constraint value (e.g. "armv7").
       triple: the GNU triple of Debian's g++-<triple> package.
+      copts: flags added to every compile for this CPU.
     """
     cc_toolchain_config(
-        name = cpu + "_config",
-        cpu = cpu,
+        name = name + "_config",
+        cpu = name,
         compiler = "gcc",
         toolchain_identifier = triple,
         host_system_name = "x86_64-linux-gnu",
@@ -26,7 +28,7 @@ def linux_cross_toolchain(cpu, triple):
             "-fstack-protector",
             "-Wall",
             "-fno-omit-frame-pointer",
-        ],
+        ] + copts,
         opt_compile_flags = [
             "-g0",
             "-O2",
@@ -46,11 +48,11 @@ def linux_cross_toolchain(cpu, triple):
         supports_start_end_lib = False,
     )
     gcc_toolchain(
-        name = cpu,
-        config = ":" + cpu + "_config",
+        name = name,
+        config = ":" + name + "_config",
         identifier = triple,
         constraints = [
-            "@platforms//cpu:" + cpu,
+            "@platforms//cpu:" + constraint,
             "@platforms//os:linux",
         ],
     )

@@ -1,4 +1,5 @@
-// The AArch64 trampolines and InitStack; see aarch64.h for the frame drawing.
+// The AArch64 trampolines and GCS check; the design is drawn in switch.h,
+// what differs in aarch64.h.
 
 #include <cstdint>
 
@@ -23,16 +24,7 @@
 #include <cstdlib>
 #endif
 
-// Two trampolines sit at the bottom of every generator stack.
-//
-// __morestack (the link trampoline) is never executed: InitStack plants
-// __morestack + 4 as the return address (lr half of the frame record) of the
-// entry trampoline's frame, so unwinders believe __morestack called it. Its
-// CFI then leads them from the generator's stack into the frames of whoever
-// last resumed it. It is named __morestack (a local symbol) because gdb
-// rejects a backtrace whose frame addresses jump "inwards", except across a
-// function of that name (gcc's -fsplit-stack uses it to chain stack
-// segments); our stacks are not ordered.
+// The link trampoline (__morestack) and the entry trampoline of switch.h.
 //
 // fringe_arch_aarch64_entry_trampoline is where the first switch lands, with
 // x0 = arg and x1 = resumer already in place. It calls
@@ -93,6 +85,9 @@ extern "C" void fringe_arch_aarch64_entry_trampoline();
 
 namespace fringe::arch_internal {
 
+extern const Trampolines kTrampolines = {&__morestack,
+                                         &fringe_arch_aarch64_entry_trampoline};
+
 #if FRINGE_AARCH64_CHECKS_GCS
 // The arm64 Guarded Control Stack (GCS) is a shadow stack of return
 // addresses: every `ret` must match the top entry. fringe's switch moves to
@@ -134,7 +129,9 @@ std::atomic<bool> gcs_checked{false};
 std::atomic<bool> gcs_status_forced{false};
 std::atomic<unsigned long> forced_gcs_status{0};
 
-void CheckGcsOnce() {
+}  // namespace
+
+void CheckProcessCanSwitch() {
   if (gcs_checked.load(std::memory_order_relaxed)) [[likely]] {
     return;
   }
@@ -157,29 +154,11 @@ void CheckGcsOnce() {
   gcs_checked.store(true, std::memory_order_relaxed);
 }
 
-}  // namespace
-
 void SetGcsStatusForTesting(unsigned long status) {
   forced_gcs_status.store(status, std::memory_order_relaxed);
   gcs_status_forced.store(true, std::memory_order_relaxed);
   gcs_checked.store(false, std::memory_order_relaxed);
 }
 #endif  // FRINGE_AARCH64_CHECKS_GCS
-
-StackPointer InitStack(void* base, EntryFunction entry, void* context) {
-#if FRINGE_AARCH64_CHECKS_GCS
-  CheckGcsOnce();
-#endif
-  auto* top = static_cast<std::uintptr_t*>(base);
-  top[-1] = reinterpret_cast<std::uintptr_t>(context);
-  top[-2] = reinterpret_cast<std::uintptr_t>(entry);
-  top[-3] = reinterpret_cast<std::uintptr_t>(&__morestack) + 4;
-  top[-4] = 0;  // The link slot; a zero frame pointer ends frame-pointer walks.
-  top[-5] =
-      reinterpret_cast<std::uintptr_t>(&fringe_arch_aarch64_entry_trampoline) +
-      4;
-  top[-6] = reinterpret_cast<std::uintptr_t>(top - 4);
-  return top - 6;
-}
 
 }  // namespace fringe::arch_internal

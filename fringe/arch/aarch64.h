@@ -1,32 +1,14 @@
 // fringe/arch/aarch64.h
 //
 // The AArch64 (AAPCS64, Linux) context switch. Included by
-// fringe/arch/switch.h; see there for the interface. The trampolines and
-// InitStack live in aarch64.cc.
+// fringe/arch/switch.h; see there for the interface and the design. The
+// trampolines and the GCS check live in aarch64.cc.
 //
-// Initial frame laid out by InitStack, addresses relative to the (16-byte
-// aligned) stack base:
-//
-//   base -  8  context            loaded into x2 (third argument of entry)
-//   base - 16  entry              called (blr) by the entry trampoline
-//   base - 24  __morestack + 4    lr half of the entry trampoline's frame
-//                                 record: unwinders see __morestack as its
-//                                 caller (the link trampoline)
-//   base - 32  link slot          fp half of that frame record; every
-//                                 SwitchAndLink stores the resumer's frame
-//                                 record address here, so the link
-//                                 trampoline's CFI leads unwinders into the
-//                                 resumer's frames
-//   base - 40  entry trampoline   first switch loads it and branches there
-//   base - 48  base - 32          first switch loads it into x29
-//                                 <- initial stack pointer
-//
-// A suspended context's stack, from the stack pointer it hands over upwards,
-// is an ordinary AAPCS64 frame record, so frame-pointer walkers follow it:
-//
-//   sp +  0    saved x29
-//   sp +  8    resume address     (label 0 of the switch that suspended)
-//   sp + 16    the suspended code's own sp
+// What differs from switch.h's design: nothing in the frames. A suspended
+// context's pair {x29, resume address} is an ordinary AAPCS64 frame record,
+// so frame-pointer walkers follow it, and x29 points at it (in the entry
+// trampoline too); the first switch lands 4 bytes into the entry trampoline,
+// on its `bti j`.
 //
 // There is no red zone on AArch64 Linux: nothing below sp is live.
 //
@@ -70,12 +52,18 @@
 
 namespace fringe::arch_internal {
 
-StackPointer InitStack(void* base, EntryFunction entry, void* context);
+// The initial frame's per-CPU constants (switch.h).
+inline constexpr std::uintptr_t kLinkTrampolineReturnOffset = 4;
+inline constexpr std::uintptr_t kEntryTrampolineLandingOffset = 4;
+inline constexpr std::uintptr_t kEntryFramePointerAboveLinkSlot = 0;
 
 // Hosted Linux only: InitStack checks, once per process, that GCS is off
 // (see aarch64.cc). A freestanding build has no kernel to ask.
 #if __STDC_HOSTED__ && defined(__linux__)
 #define FRINGE_AARCH64_CHECKS_GCS 1
+
+// Aborts with one line if GCS is on; asks the kernel once.
+void CheckProcessCanSwitch();
 
 // The reason fringe cannot run, given what prctl(PR_GET_SHADOW_STACK_STATUS)
 // returned, the errno it set and the status word it wrote; nullptr if it
@@ -86,13 +74,11 @@ const char* GcsProblem(int prctl_result, int prctl_errno, unsigned long status);
 void SetGcsStatusForTesting(unsigned long status);
 #else
 #define FRINGE_AARCH64_CHECKS_GCS 0
+inline void CheckProcessCanSwitch() {}
 #endif
 
 // The switch proper; SwitchAndLink adds one store (LINK) to it.
 //
-// Why br and not ret: ret predicts from the return-address stack, which never
-// saw a bl for this address, so it would mispredict on every switch; br uses
-// the indirect predictor, which learns the ping-pong between two contexts.
 // Why one stp/ldp pair: sp must stay 16-byte aligned whenever it is used as
 // a base register, and {x29, resume address} is exactly one aligned pair.
 #define FRINGE_AARCH64_SWITCH_ASM(LINK)                                \
@@ -144,11 +130,13 @@ void SetGcsStatusForTesting(unsigned long status);
 __attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
                                                              StackPointer to,
                                                              void* to_base) {
+  // Before the register variables: a call between their initialisation and
+  // the asm (LinkSlot() is one at -O0) may overwrite them.
+  void* link = LinkSlot(to_base);
   register std::uintptr_t x0 asm("x0") = arg;
   register StackPointer x1 asm("x1");
   register StackPointer x2 asm("x2") = to;
-  // The link slot sits 32 bytes below the base (see the drawing above).
-  register void* x3 asm("x3") = static_cast<char*>(to_base) - 32;
+  register void* x3 asm("x3") = link;
   asm volatile(FRINGE_AARCH64_SWITCH_ASM("str x1, [x3]\n\t")
                : "+r"(x0), "=r"(x1), "+r"(x2), "+r"(x3)
                :

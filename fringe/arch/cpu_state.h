@@ -25,6 +25,13 @@
 //      riscv64: "fcsr ... must have thread storage duration in accordance
 //        with C11" (RISC-V psABI, "Floating-point Register Convention"), so
 //        frm is the thread's too.
+//      arm32: FPSCR is "a global register" like aarch64's FPCR (AAPCS,
+//        5.1.2.2; quoted in arm32.h).
+//      ppc64le: FPSCR's modes are "limited-access" (ELFv2 ABI 2.2.1; see
+//        ppc64le.h): changed only by functions meant to, for the thread.
+//      s390x: the ABI does not say (fpc is missing from its preservation
+//        table; see s390x.h); the thread's, as on POWER.
+//      mips64el: FCSR, the thread's (see mips64el.h).
 //    On the CPUs where it is per context, the side that switches out reads
 //    its state (stmxcsr, fnstcw) into memory the two sides share, and the
 //    side that arrives compares that with its own and writes the hardware
@@ -53,6 +60,20 @@ __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
   asm volatile("mrs %0, tpidr_el0" : "=r"(tp));
 #elif defined(__riscv)
   asm volatile("mv %0, tp" : "=r"(tp));
+#elif defined(__arm__)
+  // TPIDRURO, which Linux sets to the thread's TLS pointer.
+  asm volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
+#elif defined(__powerpc64__)
+  asm volatile("mr %0, 13" : "=r"(tp));
+#elif defined(__s390x__)
+  // a0:a1, the high and low halves.
+  asm volatile("ear %0, %%a0\n\tsllg %0, %0, 32\n\tear %0, %%a1" : "=&d"(tp));
+#elif defined(__mips64)
+  // UserLocal, in $3: the register Linux emulates rdhwr for fastest.
+  register std::uintptr_t v1 asm("$3");
+  asm volatile(".set push\n\t.set mips32r2\n\trdhwr $3, $29\n\t.set pop"
+               : "=r"(v1));
+  tp = v1;
 #else
 #error "fringe: ThreadPointer() has no implementation for this CPU"
 #endif

@@ -1,19 +1,11 @@
-// The riscv64 trampolines and InitStack; see riscv64.h for the frame drawing.
+// The riscv64 trampolines; the design is drawn in switch.h, what differs in
+// riscv64.h.
 
 #include <cstdint>
 
 #include "fringe/arch/switch.h"
 
-// Two trampolines sit at the bottom of every generator stack.
-//
-// __morestack (the link trampoline) is never executed: InitStack plants
-// __morestack + 4 as the return address (ra slot) of the entry trampoline's
-// frame, so unwinders believe __morestack called it. Its CFI then leads them
-// from the generator's stack into the frames of whoever last resumed it. It
-// is named __morestack (a local symbol) because gdb rejects a backtrace whose
-// frame addresses jump "inwards", except across a function of that name
-// (gcc's -fsplit-stack uses it to chain stack segments); our stacks are not
-// ordered.
+// The link trampoline (__morestack) and the entry trampoline of switch.h.
 //
 // fringe_arch_riscv64_entry_trampoline is where the first switch lands, with
 // a0 = arg and a1 = resumer already in place. It calls
@@ -79,17 +71,7 @@ extern "C" void fringe_arch_riscv64_entry_trampoline();
 
 namespace fringe::arch_internal {
 
-StackPointer InitStack(void* base, EntryFunction entry, void* context) {
-  auto* top = static_cast<std::uintptr_t*>(base);
-  top[-1] = reinterpret_cast<std::uintptr_t>(context);
-  top[-2] = reinterpret_cast<std::uintptr_t>(entry);
-  top[-3] = reinterpret_cast<std::uintptr_t>(&__morestack) + 4;
-  top[-4] = 0;  // The link slot; a zero frame pointer ends frame-pointer walks.
-  top[-5] =
-      reinterpret_cast<std::uintptr_t>(&fringe_arch_riscv64_entry_trampoline) +
-      4;
-  top[-6] = reinterpret_cast<std::uintptr_t>(top - 2);
-  return top - 6;
-}
+extern const Trampolines kTrampolines = {&__morestack,
+                                         &fringe_arch_riscv64_entry_trampoline};
 
 }  // namespace fringe::arch_internal

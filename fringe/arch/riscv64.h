@@ -1,36 +1,18 @@
 // fringe/arch/riscv64.h
 //
 // The RV64GC (LP64D psABI, Linux) context switch. Included by
-// fringe/arch/switch.h; see there for the interface. The trampolines and
-// InitStack live in riscv64.cc.
+// fringe/arch/switch.h; see there for the interface and the design. The
+// trampolines live in riscv64.cc.
 //
-// Initial frame laid out by InitStack, addresses relative to the (16-byte
-// aligned) stack base:
-//
-//   base -  8  context            loaded into a2 (third argument of entry)
-//   base - 16  entry              called (jalr) by the entry trampoline
-//   base - 24  __morestack + 4    ra slot of the entry trampoline's frame
-//                                 (at s0 - 8): unwinders see __morestack as
-//                                 its caller (the link trampoline)
-//   base - 32  link slot          saved-s0 slot of that frame (at s0 - 16);
-//                                 every SwitchAndLink stores the resumer's
-//                                 stack pointer here, so the link
-//                                 trampoline's CFI leads unwinders into the
-//                                 resumer's frames
-//   base - 40  entry trampoline   first switch loads it and jumps there
-//   base - 48  base - 16          first switch loads it into s0 (the
-//                                 trampoline frame's CFA, as the psABI's
-//                                 frame pointer convention wants)
-//                                 <- initial stack pointer
-//
-// A suspended context's stack, from the stack pointer it hands over upwards:
-//
-//   sp +  0    saved s0
-//   sp +  8    resume address     (label 0 of the switch that suspended)
-//   sp + 16    the suspended code's own sp, which is what SwitchAndLink
-//              stores in the link slot: like s0 in a psABI frame, it points
-//              just above the saved ra (at -8) and s0 (at -16), so
-//              frame-pointer walkers follow the link too
+// What differs from switch.h's design: the frame pointer convention. The
+// psABI's s0 points just above the saved ra (at s0 - 8) and s0 (at s0 - 16),
+// i.e. at the caller's sp, not at the saved pair. So SwitchAndLink stores
+// the suspending code's sp before the switch (its pair's address + 16) in
+// the link slot, __morestack's CFA is the link slot's value itself, and the
+// entry trampoline's s0 is the link slot + 16
+// (kEntryFramePointerAboveLinkSlot), its frame's CFA; frame-pointer walkers
+// follow the link too. The first switch lands 4 bytes into the entry
+// trampoline.
 //
 // There is no red zone on RISC-V Linux: nothing below sp is live.
 //
@@ -57,7 +39,13 @@
 
 namespace fringe::arch_internal {
 
-StackPointer InitStack(void* base, EntryFunction entry, void* context);
+// The initial frame's per-CPU constants (switch.h).
+inline constexpr std::uintptr_t kLinkTrampolineReturnOffset = 4;
+inline constexpr std::uintptr_t kEntryTrampolineLandingOffset = 4;
+inline constexpr std::uintptr_t kEntryFramePointerAboveLinkSlot = 16;
+
+// Nothing can stop the switch (RISC-V Linux has no user shadow stack yet).
+inline void CheckProcessCanSwitch() {}
 
 // The switch proper; SwitchAndLink adds one store (LINK) to it, before the
 // stack pointer moves.
@@ -117,11 +105,13 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 __attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
                                                              StackPointer to,
                                                              void* to_base) {
+  // Before the register variables: a call between their initialisation and
+  // the asm (LinkSlot() is one at -O0) may overwrite them.
+  void* link = LinkSlot(to_base);
   register std::uintptr_t a0 asm("a0") = arg;
   register StackPointer a1 asm("a1");
   register StackPointer a2 asm("a2") = to;
-  // The link slot sits 32 bytes below the base (see the drawing above).
-  register void* a3 asm("a3") = static_cast<char*>(to_base) - 32;
+  register void* a3 asm("a3") = link;
   asm volatile(FRINGE_RISCV64_SWITCH_ASM("sd sp, 0(a3)\n\t")
                : "+r"(a0), "=r"(a1), "+r"(a2), "+r"(a3)
                :

@@ -1,4 +1,5 @@
-// The x86_64 trampolines and InitStack; see x86_64.h for the frame drawing.
+// The x86_64 trampolines and shadow-stack check; the design is drawn in
+// switch.h, what differs in x86_64.h.
 
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -18,15 +19,8 @@
 #define FRINGE_X86_64_STR(x) FRINGE_X86_64_STR2(x)
 #define FRINGE_X86_64_STR2(x) #x
 
-// Two trampolines sit at the bottom of every generator stack.
-//
-// __morestack (the link trampoline) is never executed: InitStack plants
-// __morestack + 2 as the return address of the entry trampoline's frame, so
-// unwinders believe __morestack called it. Its CFI then leads them from the
-// generator's stack into the frames of whoever last resumed it. It is named
-// __morestack (a local symbol) because gdb rejects a backtrace whose frame
-// addresses jump "inwards", except across a function of that name (gcc's
-// -fsplit-stack uses it to chain stack segments); our stacks are not ordered.
+// The link trampoline (__morestack) and the entry trampoline of switch.h.
+// Only the CFI's numbers differ: the red zone the switch skips (x86_64.h).
 //
 // fringe_arch_x86_64_entry_trampoline is where the first switch lands, with
 // an indirect jump, so on an endbr64 (see x86_64.h). It calls entry(arg in
@@ -89,6 +83,11 @@ extern "C" void __morestack();
 extern "C" void fringe_arch_x86_64_entry_trampoline();
 
 namespace fringe::arch_internal {
+
+extern const Trampolines kTrampolines = {&__morestack,
+                                         &fringe_arch_x86_64_entry_trampoline};
+static_assert(kEntryTrampolineLandingOffset == FRINGE_X86_64_ENTRY_LANDING);
+
 namespace {
 
 // From <asm/prctl.h> (Linux 6.6), spelled out for older kernel headers.
@@ -141,20 +140,10 @@ void SetShadowStackStatusForTesting(std::uint64_t status) {
   shadow_stacks_checked.store(false);
 }
 
-StackPointer InitStack(void* base, EntryFunction entry, void* context) {
+void CheckProcessCanSwitch() {
   if (!shadow_stacks_checked.load(std::memory_order_relaxed)) {
     CheckShadowStacks();
   }
-  auto* top = static_cast<std::uintptr_t*>(base);
-  top[-1] = reinterpret_cast<std::uintptr_t>(context);
-  top[-2] = reinterpret_cast<std::uintptr_t>(entry);
-  top[-3] = reinterpret_cast<std::uintptr_t>(&__morestack) + 2;
-  top[-4] = 0;  // The link slot; a zero frame pointer ends frame-pointer walks.
-  top[-5] =
-      reinterpret_cast<std::uintptr_t>(&fringe_arch_x86_64_entry_trampoline) +
-      FRINGE_X86_64_ENTRY_LANDING;
-  top[-6] = reinterpret_cast<std::uintptr_t>(top - 4);
-  return top - 6;
 }
 
 }  // namespace fringe::arch_internal

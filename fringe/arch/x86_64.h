@@ -1,35 +1,22 @@
 // fringe/arch/x86_64.h
 //
 // The x86_64 (System V ABI) context switch. Included by fringe/arch/switch.h;
-// see there for the interface. The trampolines and InitStack live in
-// x86_64.cc.
+// see there for the interface and the design. The trampolines and the
+// shadow-stack check live in x86_64.cc.
 //
-// Initial frame laid out by InitStack, addresses relative to the (16-byte
-// aligned) stack base:
+// What differs from switch.h's design:
 //
-//   base -  8  context            loaded into %rdx (third argument of entry)
-//   base - 16  entry              called by the entry trampoline
-//   base - 24  __morestack + 2    return address of the entry trampoline's
-//                                 frame: unwinders see __morestack as its
-//                                 caller (the link trampoline)
-//   base - 32  link slot          saved-%rbp slot of that frame; every
-//                                 SwitchAndLink stores the resumer's stack
-//                                 pointer here, so the link trampoline's CFI
-//                                 leads unwinders into the resumer's frames
-//   base - 40  entry trampoline   first switch pops it and jumps there
-//              + 1                (its endbr64; see x86_64.cc)
-//   base - 48  base - 32          first switch pops it into %rbp
-//                                 <- initial stack pointer
+// - A suspended context skips the 128-byte red zone below the suspended
+//   code's stack pointer, which the compiler may use in a leaf function and
+//   the pushes must not overwrite:
 //
-// A suspended context's stack, from the stack pointer it hands over upwards:
+//     sp +   0   saved %rbp
+//     sp +   8   resume address     (an endbr64 in code built for IBT)
+//     sp +  16   128 bytes skipped  the suspended code's red zone
+//     sp + 144   the suspended code's own %rsp
 //
-//   sp +   0   saved %rbp
-//   sp +   8   resume address     (label 0 of the switch that suspended: an
-//                                 endbr64 in code built for IBT)
-//   sp +  16   128 bytes skipped  the suspended code's red zone, which the
-//                                 compiler may use in a leaf function and
-//                                 the pushes above must not overwrite
-//   sp + 144   the suspended code's own %rsp
+//   so __morestack's CFA is the link slot's value + 144.
+// - The first switch lands on the entry trampoline's endbr64, 1 byte in.
 //
 // Registers at a switch: %rdi carries the word both ways, %rdx the target
 // stack pointer, %rcx the link slot, and %rsi returns the stack pointer of
@@ -43,7 +30,10 @@
 
 namespace fringe::arch_internal {
 
-StackPointer InitStack(void* base, EntryFunction entry, void* context);
+// The initial frame's per-CPU constants (switch.h).
+inline constexpr std::uintptr_t kLinkTrampolineReturnOffset = 2;
+inline constexpr std::uintptr_t kEntryTrampolineLandingOffset = 1;
+inline constexpr std::uintptr_t kEntryFramePointerAboveLinkSlot = 0;
 
 // Shadow stacks (CET SHSTK): the switch does not switch them yet, so the
 // first `ret` after a switch would fault in a process that runs with them.
@@ -51,10 +41,11 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 // it with -fcf-protection=branch, so the linker clears the property for the
 // whole program), and InitStack, on the process's first call, asks the kernel
 // (arch_prctl(ARCH_SHSTK_STATUS)) and aborts with a one-line message if they
-// are on nevertheless. Declared here for tests:
-//
-// The message InitStack dies with for `status`, the word ARCH_SHSTK_STATUS
-// fills in; nullptr when fringe can run.
+// are on nevertheless:
+void CheckProcessCanSwitch();
+
+// For tests: the message InitStack dies with for `status`, the word
+// ARCH_SHSTK_STATUS fills in; nullptr when fringe can run.
 const char* ShadowStackProblem(std::uint64_t status);
 // Makes InitStack check again, on its next call, with `status` instead of the
 // kernel's answer.
@@ -62,8 +53,6 @@ void SetShadowStackStatusForTesting(std::uint64_t status);
 
 // The switch proper; SwitchAndLink adds one store (LINK) to it.
 //
-// Why pop + jmp and not ret: the return-stack buffer never saw a call for
-// this address, so a ret would mispredict on every switch.
 // Why endbr64 at label 0: under CET indirect-branch tracking a `jmp *` that
 // lands anywhere else faults. Emitted when the includer is built for IBT
 // (-fcf-protection=branch or full set bit 0 of __CET__), the only case where
@@ -112,8 +101,7 @@ void SetShadowStackStatusForTesting(std::uint64_t status);
 
 __attribute__((always_inline)) inline Transfer SwitchAndLink(
     std::uintptr_t arg, StackPointer to, void* to_base) {
-  // The link slot sits 32 bytes below the base (see the drawing above).
-  void* link = static_cast<char*>(to_base) - 32;
+  void* link = LinkSlot(to_base);
   StackPointer from;
   asm volatile(FRINGE_X86_64_SWITCH_ASM("movq %%rsp, (%%rcx)\n\t")
                : "+D"(arg), "=S"(from), "+d"(to), "+c"(link)

@@ -1,33 +1,14 @@
-// fringe/arch/x86.h
+// fringe/arch/x86_32.h
 //
 // The x86 (i686, 32-bit System V ABI as used by Linux) context switch.
-// Included by fringe/arch/switch.h; see there for the interface. The
-// trampolines and InitStack live in x86.cc.
+// Included by fringe/arch/switch.h; see there for the interface and the
+// design. The trampolines live in x86_32.cc.
 //
-// Initial frame laid out by InitStack, addresses relative to the (16-byte
-// aligned) stack base:
-//
-//   base -  4  context            pushed as the third argument of entry
-//   base -  8  entry              called by the entry trampoline
-//   base - 12  __morestack + 2    return address of the entry trampoline's
-//                                 frame: unwinders see __morestack as its
-//                                 caller (the link trampoline)
-//   base - 16  link slot          saved-%ebp slot of that frame; every
-//                                 SwitchAndLink stores the resumer's stack
-//                                 pointer here, so the link trampoline's CFI
-//                                 leads unwinders into the resumer's frames
-//   base - 20  entry trampoline   first switch pops it and jumps there
-//              + 1                (its endbr32; see x86.cc)
-//   base - 24  base - 16          first switch pops it into %ebp
-//                                 <- initial stack pointer
-//
-// A suspended context's stack, from the stack pointer it hands over upwards,
-// is an ordinary %ebp-chained frame, so frame-pointer walkers follow it:
-//
-//   sp +  0    saved %ebp
-//   sp +  4    resume address     (label 0 of the switch that suspended:
-//                                 an endbr32 in code built for IBT)
-//   sp +  8    the suspended code's own %esp
+// What differs from switch.h's design: nothing in the frames (4-byte
+// words). A suspended context's pair {%ebp, resume address} is an ordinary
+// %ebp-chained frame, so frame-pointer walkers follow it; the resume address
+// is an endbr32 in code built for IBT, and the first switch lands on the
+// entry trampoline's endbr32, 1 byte in.
 //
 // The i386 ABI has no red zone: nothing below %esp is live.
 //
@@ -40,14 +21,21 @@
 // the stack, so the entry trampoline pushes them. Everything else is
 // clobbered, so the compiler keeps only what is live, in its own frame.
 
-#ifndef FRINGE_ARCH_X86_H_
-#define FRINGE_ARCH_X86_H_
+#ifndef FRINGE_ARCH_X86_32_H_
+#define FRINGE_ARCH_X86_32_H_
 
 #include <cstdint>
 
 namespace fringe::arch_internal {
 
-StackPointer InitStack(void* base, EntryFunction entry, void* context);
+// The initial frame's per-CPU constants (switch.h).
+inline constexpr std::uintptr_t kLinkTrampolineReturnOffset = 2;
+inline constexpr std::uintptr_t kEntryTrampolineLandingOffset = 1;
+inline constexpr std::uintptr_t kEntryFramePointerAboveLinkSlot = 0;
+
+// Nothing can stop the switch: Linux has no user shadow stacks for 32-bit
+// processes (see x86_32.cc).
+inline void CheckProcessCanSwitch() {}
 
 // The switch proper; SwitchAndLink adds one store (LINK) to it.
 //
@@ -57,17 +45,15 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 // and modern x86 cores special-case it so that it does not push the
 // return-stack buffer; a call to a get-pc thunk would need a symbol visible
 // from every object this header inlines into.
-// Why pop + jmp and not ret: the return-stack buffer never saw a call for
-// this address, so a ret would mispredict on every switch.
 // Why endbr32 at label 0, and only in code built for IBT: the x86_64
 // switch's endbr64 (see x86_64.h). The call to label 1 is direct and needs
 // none.
 #if defined(__CET__) && (__CET__ & 1)
-#define FRINGE_X86_ENDBR32 "endbr32\n\t"
+#define FRINGE_X86_32_ENDBR32 "endbr32\n\t"
 #else
-#define FRINGE_X86_ENDBR32 ""
+#define FRINGE_X86_32_ENDBR32 ""
 #endif
-#define FRINGE_X86_SWITCH_ASM(LINK)                                    \
+#define FRINGE_X86_32_SWITCH_ASM(LINK)                                 \
   "calll 1f\n\t"                                                       \
   "1:\n\t"                                                             \
   "addl $(0f - 1b), (%%esp)\n\t" /* resume address */                  \
@@ -79,7 +65,7 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
   "popl %%ecx\n\t"                                                     \
   "jmpl *%%ecx\n\t"                                                    \
   "0:\n\t"                                                             \
-  FRINGE_X86_ENDBR32 /* the landing pad of that jmp, under IBT */
+  FRINGE_X86_32_ENDBR32 /* the landing pad of that jmp, under IBT */
 
 // Everything the switch does not handle by hand. %ebp is saved by hand
 // (compilers refuse it as a clobber when it is the frame pointer), %esp is
@@ -89,31 +75,31 @@ StackPointer InitStack(void* base, EntryFunction entry, void* context);
 // values may still be live in them across an inlined switch. GCC rejects
 // xmm/mm names when the target lacks SSE/MMX; then nothing lives there.
 #if defined(__SSE__)
-#define FRINGE_X86_SSE_CLOBBERS \
+#define FRINGE_X86_32_SSE_CLOBBERS \
   , "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"
 #else
-#define FRINGE_X86_SSE_CLOBBERS
+#define FRINGE_X86_32_SSE_CLOBBERS
 #endif
 #if defined(__MMX__)
-#define FRINGE_X86_MMX_CLOBBERS \
+#define FRINGE_X86_32_MMX_CLOBBERS \
   , "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7"
 #else
-#define FRINGE_X86_MMX_CLOBBERS
+#define FRINGE_X86_32_MMX_CLOBBERS
 #endif
-#define FRINGE_X86_CLOBBERS                                                 \
+#define FRINGE_X86_32_CLOBBERS                                              \
   "esi", "edi", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", \
-      "st(7)", "cc", "memory" FRINGE_X86_SSE_CLOBBERS FRINGE_X86_MMX_CLOBBERS
+      "st(7)", "cc",                                                        \
+      "memory" FRINGE_X86_32_SSE_CLOBBERS FRINGE_X86_32_MMX_CLOBBERS
 
 __attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
                                                              StackPointer to,
                                                              void* to_base) {
-  // The link slot sits 16 bytes below the base (see the drawing above).
-  void* link = static_cast<char*>(to_base) - 16;
+  void* link = LinkSlot(to_base);
   StackPointer from;
-  asm volatile(FRINGE_X86_SWITCH_ASM("movl %%esp, (%%ebx)\n\t")
+  asm volatile(FRINGE_X86_32_SWITCH_ASM("movl %%esp, (%%ebx)\n\t")
                : "+a"(arg), "=d"(from), "+c"(to), "+b"(link)
                :
-               : FRINGE_X86_CLOBBERS);
+               : FRINGE_X86_32_CLOBBERS);
   return {arg, from};
 }
 
@@ -121,19 +107,19 @@ __attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
                                                       StackPointer to) {
   StackPointer from;
   void* ebx;  // Whatever the other context left in %ebx.
-  asm volatile(FRINGE_X86_SWITCH_ASM("")
+  asm volatile(FRINGE_X86_32_SWITCH_ASM("")
                : "+a"(arg), "=d"(from), "+c"(to), "=b"(ebx)
                :
-               : FRINGE_X86_CLOBBERS);
+               : FRINGE_X86_32_CLOBBERS);
   return {arg, from};
 }
 
-#undef FRINGE_X86_SWITCH_ASM
-#undef FRINGE_X86_ENDBR32
-#undef FRINGE_X86_CLOBBERS
-#undef FRINGE_X86_SSE_CLOBBERS
-#undef FRINGE_X86_MMX_CLOBBERS
+#undef FRINGE_X86_32_SWITCH_ASM
+#undef FRINGE_X86_32_ENDBR32
+#undef FRINGE_X86_32_CLOBBERS
+#undef FRINGE_X86_32_SSE_CLOBBERS
+#undef FRINGE_X86_32_MMX_CLOBBERS
 
 }  // namespace fringe::arch_internal
 
-#endif  // FRINGE_ARCH_X86_H_
+#endif  // FRINGE_ARCH_X86_32_H_

@@ -1,4 +1,5 @@
-// The x86 (i686) trampolines and InitStack; see x86.h for the frame drawing.
+// The x86_32 (i686) trampolines; the design is drawn in switch.h, what
+// differs in x86_32.h.
 
 #include <cstdint>
 
@@ -6,30 +7,22 @@
 
 // Where the first switch lands: this many bytes past the entry trampoline's
 // symbol, on its endbr32. The assembly below is laid out from it.
-#define FRINGE_X86_ENTRY_LANDING 1
-#define FRINGE_X86_STR(x) FRINGE_X86_STR2(x)
-#define FRINGE_X86_STR2(x) #x
+#define FRINGE_X86_32_ENTRY_LANDING 1
+#define FRINGE_X86_32_STR(x) FRINGE_X86_32_STR2(x)
+#define FRINGE_X86_32_STR2(x) #x
 
 // Shadow stacks: Linux has no user shadow stacks for 32-bit processes (its
 // CET shadow-stack support is x86_64 only), so unlike x86_64.cc there is no
 // run-time check here. //fringe/arch still builds this object without the
 // SHSTK property, so that no program claims a compatibility the switch lacks.
 
-// Two trampolines sit at the bottom of every generator stack.
+// The link trampoline (__morestack) and the entry trampoline of switch.h.
 //
-// __morestack (the link trampoline) is never executed: InitStack plants
-// __morestack + 2 as the return address of the entry trampoline's frame, so
-// unwinders believe __morestack called it. Its CFI then leads them from the
-// generator's stack into the frames of whoever last resumed it. It is named
-// __morestack (a local symbol) because gdb rejects a backtrace whose frame
-// addresses jump "inwards", except across a function of that name (gcc's
-// -fsplit-stack uses it to chain stack segments); our stacks are not ordered.
-//
-// fringe_arch_x86_entry_trampoline is where the first switch lands (on an
+// fringe_arch_x86_32_entry_trampoline is where the first switch lands (on an
 // endbr32: it is an indirect jump), with %eax = arg and %edx = resumer. It
 // pushes entry's three arguments (the i386 ABI passes them on the stack) and
 // calls entry(arg, resumer, context).
-// clang-format off: the assembly splices FRINGE_X86_ENTRY_LANDING in.
+// clang-format off: the assembly splices FRINGE_X86_32_ENTRY_LANDING in.
 asm(R"(
     .text
     .p2align 4
@@ -53,10 +46,10 @@ __morestack:
     .size __morestack, .-__morestack
 
     .p2align 4
-    .globl fringe_arch_x86_entry_trampoline
-    .hidden fringe_arch_x86_entry_trampoline
-    .type fringe_arch_x86_entry_trampoline, @function
-fringe_arch_x86_entry_trampoline:
+    .globl fringe_arch_x86_32_entry_trampoline
+    .hidden fringe_arch_x86_32_entry_trampoline
+    .type fringe_arch_x86_32_entry_trampoline, @function
+fringe_arch_x86_32_entry_trampoline:
     .cfi_startproc
     # %ebp = %esp = base - 16 here; %ebp stays so (entry saves it if it uses
     # it). This frame's CFA is base - 8; its return address is at CFA - 4
@@ -64,13 +57,13 @@ fringe_arch_x86_entry_trampoline:
     .cfi_def_cfa %ebp, 8
     # The "caller's" %ebp is the link slot at base - 16.
     .cfi_offset %ebp, -8
-    # The first switch lands FRINGE_X86_ENTRY_LANDING bytes in, on this
+    # The first switch lands FRINGE_X86_32_ENTRY_LANDING bytes in, on this
     # endbr32 (it comes by `jmp *%ecx`: IBT wants one). Off the symbol's
     # first byte, which unwinders would attribute to the previous function.
     # Nops, never executed, fill the bytes before (.org fails if they
     # cannot).
-    .org fringe_arch_x86_entry_trampoline + )"
-    FRINGE_X86_STR(FRINGE_X86_ENTRY_LANDING) R"(, 0x90
+    .org fringe_arch_x86_32_entry_trampoline + )"
+    FRINGE_X86_32_STR(FRINGE_X86_32_ENTRY_LANDING) R"(, 0x90
     endbr32
     # Three 4-byte arguments plus this pad make the call site 16-byte aligned
     # (%esp = base - 32), as the ABI requires: entry sees %esp + 4 aligned.
@@ -82,26 +75,17 @@ fringe_arch_x86_entry_trampoline:
     # entry never returns.
     ud2
     .cfi_endproc
-    .size fringe_arch_x86_entry_trampoline, .-fringe_arch_x86_entry_trampoline
+    .size fringe_arch_x86_32_entry_trampoline, .-fringe_arch_x86_32_entry_trampoline
 )");
 // clang-format on
 
 extern "C" void __morestack();
-extern "C" void fringe_arch_x86_entry_trampoline();
+extern "C" void fringe_arch_x86_32_entry_trampoline();
 
 namespace fringe::arch_internal {
 
-StackPointer InitStack(void* base, EntryFunction entry, void* context) {
-  auto* top = static_cast<std::uintptr_t*>(base);
-  top[-1] = reinterpret_cast<std::uintptr_t>(context);
-  top[-2] = reinterpret_cast<std::uintptr_t>(entry);
-  top[-3] = reinterpret_cast<std::uintptr_t>(&__morestack) + 2;
-  top[-4] = 0;  // The link slot; a zero frame pointer ends frame-pointer walks.
-  top[-5] =
-      reinterpret_cast<std::uintptr_t>(&fringe_arch_x86_entry_trampoline) +
-      FRINGE_X86_ENTRY_LANDING;
-  top[-6] = reinterpret_cast<std::uintptr_t>(top - 4);
-  return top - 6;
-}
+extern const Trampolines kTrampolines = {&__morestack,
+                                         &fringe_arch_x86_32_entry_trampoline};
+static_assert(kEntryTrampolineLandingOffset == FRINGE_X86_32_ENTRY_LANDING);
 
 }  // namespace fringe::arch_internal

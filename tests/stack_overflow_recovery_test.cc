@@ -41,6 +41,15 @@ __attribute__((noinline)) int RecurseForever(int depth) {
   return RecurseForever(depth + 1) + frame[0];
 }
 
+// Recovery is not available on ppc64le yet (fringe/debug/internal/
+// resume_context.h says why).
+#if defined(__powerpc64__)
+#define SKIP_WITHOUT_RECOVERY() \
+  GTEST_SKIP() << "overflow recovery is not implemented on ppc64le yet"
+#else
+#define SKIP_WITHOUT_RECOVERY()
+#endif
+
 void InstallRecovering() {
   absl::Status status = InstallStackOverflowHandler({.recover = true});
   ASSERT_TRUE(status.ok()) << status;
@@ -85,17 +94,20 @@ void OverflowOnce(S stack) {
 }
 
 TEST(StackOverflowRecoveryTest, OverflowOnAnOsStackEndsTheGeneratorOnly) {
+  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   OverflowOnce(*OsStack::Create(Scaled(64 * 1024)));
 }
 
 TEST(StackOverflowRecoveryTest, OverflowOnAPooledStackEndsTheGeneratorOnly) {
+  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   StackPool pool = test_stacks::MustCreatePool(Scaled(32 * 1024), 4);
   OverflowOnce(test_stacks::MustAcquire(pool));
 }
 
 TEST(StackOverflowRecoveryTest, ThousandsOfOverflowsLeakNoMappingOrMemory) {
+  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   StackPool pool = test_stacks::MustCreatePool(Scaled(32 * 1024), 8);
   // A generator suspended meanwhile must come through untouched.
@@ -128,6 +140,7 @@ TEST(StackOverflowRecoveryTest, ThousandsOfOverflowsLeakNoMappingOrMemory) {
 }
 
 TEST(StackOverflowRecoveryTest, WorksOnEveryThreadThatInstalledTheHandler) {
+  SKIP_WITHOUT_RECOVERY();
   FRINGE_SKIP_WITHOUT_THREADS();
   std::thread([] {
     InstallRecovering();
@@ -138,6 +151,7 @@ TEST(StackOverflowRecoveryTest, WorksOnEveryThreadThatInstalledTheHandler) {
 }
 
 TEST(StackOverflowRecoveryTest, SmallerGuardsRecoverToo) {
+  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   OverflowOnce(*OsStack::Create(Scaled(64 * 1024), /*guard_size=*/4096));
 }

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "fringe/arch/switch.h"
 #include "fringe/debug/internal/resume_context.h"
 #include "fringe/generator/internal/stack_record.h"
 #include "fringe/stack/guard_registry.h"
@@ -313,11 +314,10 @@ void Chain(int signal, siginfo_t* info, void* context, bool overflow) {
 
 std::atomic<bool> recover{false};
 
-// The word in a generator's link slot, 4 words below the base its frames
-// start from (fringe/arch/switch.h): where the context that last resumed it
-// suspended (see ContextFromLink).
+// The word in a generator's link slot (fringe/arch/switch.h): where the
+// context that last resumed it suspended (see ContextFromLink).
 void* ResumerOf(const generator_internal::ToolState& state) {
-  return static_cast<void**>(state.frames_base)[-4];
+  return *arch_internal::LinkSlot(state.frames_base);
 }
 
 // An overflow of a generator running on this thread: returns from the

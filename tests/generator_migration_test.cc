@@ -12,15 +12,12 @@
 #include "fringe/stack/os_stack.h"
 #include "gtest/gtest.h"
 #include "tests/emulation.h"
+#include "tests/stack_helpers.h"
 
 namespace fringe {
 namespace {
 
-OsStack NewStack() {
-  auto stack = OsStack::Create(OsStack::DefaultSize());
-  EXPECT_TRUE(stack.ok()) << stack.status();
-  return *std::move(stack);
-}
+using test_stacks::MustCreateOsStack;
 
 template <typename T>
 bool CurrentExceptionIs(const T& expected) {
@@ -42,7 +39,7 @@ TEST(GeneratorMigrationTest, NestedResumesAroundSuspendWithExceptionsInFlight) {
   FRINGE_SKIP_WITHOUT_THREADS();
   constexpr int kRounds = 200;
   std::vector<std::string> errors;
-  Generator<void, int> nested(kMigratable, NewStack(), [&](auto& y) {
+  Generator<void, int> nested(kMigratable, MustCreateOsStack(), [&](auto& y) {
     for (int k = 0;; ++k) {
       try {
         throw std::to_string(k);
@@ -54,7 +51,7 @@ TEST(GeneratorMigrationTest, NestedResumesAroundSuspendWithExceptionsInFlight) {
       }
     }
   });
-  Generator<void, int> outer(kMigratable, NewStack(), [&](auto& y) {
+  Generator<void, int> outer(kMigratable, MustCreateOsStack(), [&](auto& y) {
     for (int round = 0;; ++round) {
       try {
         throw round;

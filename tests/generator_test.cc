@@ -37,27 +37,20 @@
 #include "fringe/stack/stack_pool.h"
 #include "gtest/gtest.h"
 #include "tests/emulation.h"
+#include "tests/stack_helpers.h"
 
 namespace fringe {
 namespace {
 
-// Sanitizers need far more stack; DefaultSize() knows by how much.
-std::size_t Scaled(std::size_t size) {
-  return size * (OsStack::DefaultSize() / (64 * 1024));
-}
-
-OsStack NewStack(std::size_t size = OsStack::DefaultSize()) {
-  auto stack = OsStack::Create(size);
-  EXPECT_TRUE(stack.ok()) << stack.status();
-  return *std::move(stack);
-}
+using test_stacks::MustCreateOsStack;
 
 TEST(GeneratorTest, BodyStartsOnFirstResumeWithItsInputAsArgument) {
   std::vector<int> seen;
-  Generator<int, int> g(NewStack(), [&](Yielder<int, int>& y, int first) {
-    seen.push_back(first);
-    for (;;) seen.push_back(y.Suspend(static_cast<int>(seen.size())));
-  });
+  Generator<int, int> g(
+      MustCreateOsStack(), [&](Yielder<int, int>& y, int first) {
+        seen.push_back(first);
+        for (;;) seen.push_back(y.Suspend(static_cast<int>(seen.size())));
+      });
   EXPECT_TRUE(seen.empty());
   EXPECT_EQ(g.state(), State::kRunnable);
   EXPECT_EQ(g.Resume(10), 1);
@@ -68,7 +61,7 @@ TEST(GeneratorTest, BodyStartsOnFirstResumeWithItsInputAsArgument) {
 
 TEST(GeneratorTest, FinishedGeneratorReturnsNulloptForeverWithoutRunning) {
   int runs = 0;
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     ++runs;
     y.Suspend(7);
     ++runs;
@@ -85,7 +78,7 @@ TEST(GeneratorTest, FinishedGeneratorReturnsNulloptForeverWithoutRunning) {
 TEST(GeneratorTest, StateIsRunningInsideTheBody) {
   Generator<void, int>* self = nullptr;
   State inside = State::kFinished;
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     inside = self->state();
     y.Suspend(1);
   });
@@ -98,7 +91,7 @@ TEST(GeneratorTest, StateIsRunningInsideTheBody) {
 TEST(GeneratorTest, InputWithVoidOutputIsASink) {
   std::vector<std::string> got;
   Generator<std::string, void> sink(
-      NewStack(), [&](Yielder<std::string, void>& y, std::string s) {
+      MustCreateOsStack(), [&](Yielder<std::string, void>& y, std::string s) {
         for (;;) {
           got.push_back(std::move(s));
           s = y.Suspend();
@@ -111,7 +104,7 @@ TEST(GeneratorTest, InputWithVoidOutputIsASink) {
 
 TEST(GeneratorTest, MoveOnlyValuesTravelBothWays) {
   Generator<std::unique_ptr<int>, std::unique_ptr<int>> g(
-      NewStack(), [](auto& y, std::unique_ptr<int> in) {
+      MustCreateOsStack(), [](auto& y, std::unique_ptr<int> in) {
         for (;;) {
           *in *= 2;
           in = y.Suspend(std::move(in));
@@ -154,7 +147,7 @@ class Counted {
 TEST(GeneratorTest, ValuesAreMovedNeverCopiedAndDestroyedOnce) {
   Tally in, out;
   {
-    Generator<Counted, Counted> g(NewStack(), [&](auto& y, Counted c) {
+    Generator<Counted, Counted> g(MustCreateOsStack(), [&](auto& y, Counted c) {
       for (;;) c = y.Suspend(Counted(&out, c.value() + 1));
     });
     for (int i = 0; i < 10; ++i) {
@@ -170,7 +163,7 @@ TEST(GeneratorTest, ValuesAreMovedNeverCopiedAndDestroyedOnce) {
 }
 
 TEST(GeneratorTest, ExceptionEscapingTheBodyIsRethrownAndFinishes) {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     y.Suspend(1);
     throw std::runtime_error("boom");
   });
@@ -186,7 +179,7 @@ TEST(GeneratorTest, ExceptionEscapingTheBodyIsRethrownAndFinishes) {
 }
 
 TEST(GeneratorTest, SuspendingInsideACatchBlockKeepsEachSidesException) {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     try {
       throw std::runtime_error("body's");
     } catch (const std::runtime_error&) {
@@ -210,7 +203,7 @@ TEST(GeneratorTest, SuspendingInsideACatchBlockKeepsEachSidesException) {
 }
 
 TEST(GeneratorTest, ResumingFromACatchBlockKeepsTheResumersException) {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (;;) {
       // The resumer's exception is not the body's business.
       y.Suspend(std::current_exception() == nullptr ? 1 : 0);
@@ -242,7 +235,7 @@ TEST(GeneratorTest, UncaughtExceptionsIsRightOnBothSidesDuringUnwinding) {
     ~Probe() { *out = std::uncaught_exceptions(); }
   };
   {
-    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
       Probe probe{&in_body_during_unwind};
       y.Suspend(1);
     });
@@ -273,7 +266,7 @@ void NestedFrames(Yielder<void, int>& y, std::vector<std::string>* log,
 TEST(GeneratorTest, ForcedUnwindRunsDestructorsOfNestedFramesOnce) {
   std::vector<std::string> log;
   {
-    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
       Guard outer{&log, "body"};
       NestedFrames(y, &log, 0);
     });
@@ -287,7 +280,7 @@ TEST(GeneratorTest, ForcedUnwindRunsDestructorsOfNestedFramesOnce) {
 TEST(GeneratorTest, CatchAllThatRethrowsLetsTheUnwindThrough) {
   std::vector<std::string> log;
   {
-    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
       Guard outer{&log, "outer"};
       try {
         y.Suspend(1);
@@ -304,8 +297,9 @@ TEST(GeneratorTest, CatchAllThatRethrowsLetsTheUnwindThrough) {
 TEST(GeneratorTest, NeverStartedGeneratorDestroysItsCapturedBody) {
   auto owned = std::make_shared<int>(1);
   {
-    Generator<void, int> g(
-        NewStack(), [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
+    Generator<void, int> g(MustCreateOsStack(), [owned](Yielder<void, int>& y) {
+      y.Suspend(*owned);
+    });
     EXPECT_EQ(owned.use_count(), 2);
   }
   EXPECT_EQ(owned.use_count(), 1);
@@ -314,8 +308,9 @@ TEST(GeneratorTest, NeverStartedGeneratorDestroysItsCapturedBody) {
 TEST(GeneratorTest, FinishedGeneratorDestroysItsCapturedBody) {
   auto owned = std::make_shared<int>(1);
   {
-    Generator<void, int> g(
-        NewStack(), [owned](Yielder<void, int>& y) { y.Suspend(*owned); });
+    Generator<void, int> g(MustCreateOsStack(), [owned](Yielder<void, int>& y) {
+      y.Suspend(*owned);
+    });
     g.Resume();
     g.Resume();
     EXPECT_TRUE(g.done());
@@ -325,7 +320,7 @@ TEST(GeneratorTest, FinishedGeneratorDestroysItsCapturedBody) {
 
 TEST(GeneratorTest, UnwrapUnwindsAndReturnsTheStackForReuse) {
   std::vector<std::string> log;
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     Guard guard{&log, "first"};
     y.Suspend(1);
   });
@@ -342,7 +337,7 @@ TEST(GeneratorTest, UnwrapUnwindsAndReturnsTheStackForReuse) {
 
 TEST(GeneratorTest, AbandonReturnsTheStackWithoutRunningDestructors) {
   std::vector<std::string> log;
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     Guard guard{&log, "never"};
     y.Suspend(1);
   });
@@ -353,20 +348,21 @@ TEST(GeneratorTest, AbandonReturnsTheStackWithoutRunningDestructors) {
 }
 
 TEST(GeneratorTest, MovedGeneratorKeepsRunningWhereItWas) {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (int i = 0;; ++i) y.Suspend(i);
   });
   EXPECT_EQ(g.Resume(), 0);
   Generator<void, int> moved(std::move(g));
   EXPECT_EQ(moved.Resume(), 1);
   EXPECT_TRUE(g.done());  // NOLINT(bugprone-use-after-move): it is documented.
-  Generator<void, int> assigned(NewStack(), [](Yielder<void, int>&) {});
+  Generator<void, int> assigned(MustCreateOsStack(),
+                                [](Yielder<void, int>&) {});
   assigned = std::move(moved);
   EXPECT_EQ(assigned.Resume(), 2);
 }
 
 TEST(GeneratorTest, RangeForVisitsEveryValue) {
-  Generator<void, int> squares(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> squares(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (int i = 0; i < 5; ++i) y.Suspend(i * i);
   });
   std::vector<int> got;
@@ -379,7 +375,7 @@ TEST(GeneratorTest, WorksWithRangesAdaptors) {
   using G = Generator<void, int>;
   static_assert(std::ranges::input_range<G>);
   static_assert(std::input_iterator<std::ranges::iterator_t<G>>);
-  G naturals(NewStack(), [](Yielder<void, int>& y) {
+  G naturals(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (int i = 0;; ++i) y.Suspend(i);
   });
   std::vector<int> got;
@@ -392,7 +388,7 @@ TEST(GeneratorTest, WorksWithRangesAdaptors) {
 }
 
 TEST(GeneratorTest, RangeOfMoveOnlyValues) {
-  Generator<void, std::unique_ptr<int>> g(NewStack(), [](auto& y) {
+  Generator<void, std::unique_ptr<int>> g(MustCreateOsStack(), [](auto& y) {
     for (int i = 0; i < 3; ++i) y.Suspend(std::make_unique<int>(i));
   });
   int sum = 0;
@@ -417,7 +413,7 @@ void WalkInOrder(Yielder<void, int>& y, const Tree* t) {
   if (t == nullptr) return;
   auto walk_child = [&](const Tree* child) {
     Generator<void, int> sub(
-        NewStack(Scaled(16 * 1024)),
+        MustCreateOsStack(OsStack::ScaledForSanitizers(16 * 1024)),
         [child](Yielder<void, int>& ys) { WalkInOrder(ys, child); });
     for (int v : sub) y.Suspend(v);
   };
@@ -428,8 +424,9 @@ void WalkInOrder(Yielder<void, int>& y, const Tree* t) {
 
 TEST(GeneratorTest, NestedGeneratorsWalkATreeInOrder) {
   std::unique_ptr<Tree> tree = Build(1, 100);
-  Generator<void, int> walk(
-      NewStack(), [&](Yielder<void, int>& y) { WalkInOrder(y, tree.get()); });
+  Generator<void, int> walk(MustCreateOsStack(), [&](Yielder<void, int>& y) {
+    WalkInOrder(y, tree.get());
+  });
   std::vector<int> got;
   for (int v : walk) got.push_back(v);
   std::vector<int> want(100);
@@ -438,7 +435,7 @@ TEST(GeneratorTest, NestedGeneratorsWalkATreeInOrder) {
 }
 
 TEST(GeneratorTest, TenThousandLiveGeneratorsResumedRoundRobin) {
-  auto pool = StackPool::Create(Scaled(16 * 1024), 16);
+  auto pool = StackPool::Create(OsStack::ScaledForSanitizers(16 * 1024), 16);
   ASSERT_TRUE(pool.ok()) << pool.status();
   std::vector<Generator<long, long, PooledStack>> gens;
 #if defined(__SANITIZE_THREAD__)
@@ -475,7 +472,7 @@ TEST(GeneratorTest, TenThousandLiveGeneratorsResumedRoundRobin) {
 }
 
 TEST(GeneratorTest, FloatingPointValuesLiveAcrossSuspendsOnBothSides) {
-  Generator<double, double> g(NewStack(), [](auto& y, double x) {
+  Generator<double, double> g(MustCreateOsStack(), [](auto& y, double x) {
     double a = x * 0.5, b = x * 0.25, c = std::sqrt(x), d = x / 3.0;
     for (int i = 0; i < 100; ++i) {
       double in = y.Suspend(a + b + c + d);
@@ -509,10 +506,11 @@ constexpr std::size_t kDeepRecursionStack =
 #endif
 
 TEST(GeneratorTest, DeepRecursionInsideTheBody) {
-  Generator<int, int> g(NewStack(Scaled(kDeepRecursionStack)),
-                        [](Yielder<int, int>& y, int n) {
-                          for (;;) n = y.Suspend(Recurse(n));
-                        });
+  Generator<int, int> g(
+      MustCreateOsStack(OsStack::ScaledForSanitizers(kDeepRecursionStack)),
+      [](Yielder<int, int>& y, int n) {
+        for (;;) n = y.Suspend(Recurse(n));
+      });
   EXPECT_EQ(g.Resume(20000), 20000);
   EXPECT_EQ(g.Resume(10), 10);
 }
@@ -524,7 +522,7 @@ TEST(GeneratorTest, ResumedFromDifferentThreadsOneAtATime) {
   // README: thread identity and thread_local addresses in migrating bodies).
   std::vector<long> ids;
   Generator<int, int> g(
-      kMigratable, NewStack(), [&](Yielder<int, int>& y, int n) {
+      kMigratable, MustCreateOsStack(), [&](Yielder<int, int>& y, int n) {
         for (;;) {
           ids.push_back(syscall(SYS_gettid));
           try {
@@ -568,7 +566,7 @@ extern "C" __attribute__((noinline)) int FringeTestResumeCaller(
 
 TEST(GeneratorTest, BacktraceInsideTheBodyReachesTheCallerOfResume) {
   std::vector<std::string> names;
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     void* pcs[64];
     int n = backtrace(pcs, 64);
     for (int i = 0; i < n; ++i) {
@@ -602,7 +600,7 @@ TEST(GeneratorTest, OneLinerGetsADefaultGuardedStack) {
 // The outside review's defects, one property each (issue 11).
 
 TEST(GeneratorTest, IteratorEqualsEndAfterTheBodyThrowsFromIncrement) {
-  Generator<void, std::string> g(NewStack(), [](auto& y) {
+  Generator<void, std::string> g(MustCreateOsStack(), [](auto& y) {
     y.Suspend(std::string(100, 'x'));  // Heap-allocated: ASan sees a reuse.
     throw std::runtime_error("boom");
   });
@@ -615,15 +613,17 @@ TEST(GeneratorTest, IteratorEqualsEndAfterTheBodyThrowsFromIncrement) {
 }
 
 TEST(GeneratorTest, BeginThrowsAndTheRangeIsThenEmpty) {
-  Generator<void, int> g(
-      NewStack(), [](auto&) -> void { throw std::runtime_error("at once"); });
+  Generator<void, int> g(MustCreateOsStack(), [](auto&) -> void {
+    throw std::runtime_error("at once");
+  });
   EXPECT_THROW(g.begin(), std::runtime_error);
   EXPECT_TRUE(g.begin() == g.end());
 }
 
 TEST(GeneratorTest, AbandonDestroysTheBodyOfAFinishedGenerator) {
   auto owned = std::make_shared<int>(1);
-  Generator<void, int> g(NewStack(), [owned](auto& y) { y.Suspend(*owned); });
+  Generator<void, int> g(MustCreateOsStack(),
+                         [owned](auto& y) { y.Suspend(*owned); });
   EXPECT_EQ(g.Resume(), 1);
   EXPECT_EQ(g.Resume(), std::nullopt);
   EXPECT_EQ(owned.use_count(), 2);
@@ -633,7 +633,8 @@ TEST(GeneratorTest, AbandonDestroysTheBodyOfAFinishedGenerator) {
 
 TEST(GeneratorTest, AbandonDestroysTheBodyOfANeverStartedGenerator) {
   auto owned = std::make_shared<int>(1);
-  Generator<void, int> g(NewStack(), [owned](auto& y) { y.Suspend(*owned); });
+  Generator<void, int> g(MustCreateOsStack(),
+                         [owned](auto& y) { y.Suspend(*owned); });
   EXPECT_EQ(owned.use_count(), 2);
   OsStack stack = std::move(g).Abandon();
   EXPECT_EQ(owned.use_count(), 1);
@@ -675,7 +676,7 @@ struct RecordDoneWhenUnwound {
 void* ExitInsideBody(void* arg) {
   auto* probe = static_cast<ThreadExitProbe*>(arg);
   SetOnDestruction resumer{&probe->resumer_unwound};
-  Generator<void, int> g(NewStack(), [probe](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [probe](Yielder<void, int>& y) {
     SetOnDestruction body{&probe->body_unwound};
     y.Suspend(1);
     pthread_exit(reinterpret_cast<void*>(42));
@@ -704,7 +705,7 @@ TEST(GeneratorTest, PthreadExitInsideTheBodyExitsTheThreadAfterUnwinding) {
 void* CancelledInsideBody(void* arg) {
   auto* probe = static_cast<ThreadExitProbe*>(arg);
   SetOnDestruction resumer{&probe->resumer_unwound};
-  Generator<void, int> g(NewStack(), [probe](Yielder<void, int>&) {
+  Generator<void, int> g(MustCreateOsStack(), [probe](Yielder<void, int>&) {
     SetOnDestruction body{&probe->body_unwound};
     __atomic_store_n(&probe->inside, true, __ATOMIC_RELEASE);
     for (;;) {
@@ -801,7 +802,7 @@ TEST(GeneratorTest, FloatingPointControlIsPerGenerator) {
 
   std::vector<double> seen;
   std::vector<int> modes;
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     modes.push_back(fegetround());  // The creator's.
     fesetround(FE_UPWARD);
     seen.push_back(Third());
@@ -829,7 +830,7 @@ TEST(GeneratorTest, FloatingPointControlIsPerGenerator) {
 TEST(GeneratorTest, NewGeneratorStartsWithItsCreatorsFloatingPointControl) {
   fesetround(FE_TOWARDZERO);
   int mode = -1;
-  Generator<void, int> g(NewStack(),
+  Generator<void, int> g(MustCreateOsStack(),
                          [&](Yielder<void, int>&) { mode = fegetround(); });
   fesetround(FE_TONEAREST);
   g.Resume();
@@ -839,7 +840,7 @@ TEST(GeneratorTest, NewGeneratorStartsWithItsCreatorsFloatingPointControl) {
 
 TEST(GeneratorTest, FloatingPointStatusFlagsAreTheThreads) {
   std::feclearexcept(FE_ALL_EXCEPT);
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     Third();  // Inexact.
     y.Suspend(1);
   });
@@ -883,7 +884,7 @@ TEST(GeneratorTest, SuspendOrCancelStopsAWalkInsideACCallbackCleanly) {
   int walks_stopped = 0;
   for (int round = 0; round < 50; ++round) {
     Generator<void, std::string> paths(
-        NewStack(), [&](Yielder<void, std::string>& y) {
+        MustCreateOsStack(), [&](Yielder<void, std::string>& y) {
           nftw_yielder = &y;
           int result =
               nftw(root.c_str(), VisitPath, 16, FTW_ACTIONRETVAL | FTW_DEPTH);
@@ -904,7 +905,7 @@ TEST(GeneratorTest, SuspendOrCancelStopsAWalkInsideACCallbackCleanly) {
 // Misuse dies with one line naming the mistake.
 void ResumeFromOwnBody() {
   Generator<void, int>* self = nullptr;
-  Generator<void, int> g(NewStack(),
+  Generator<void, int> g(MustCreateOsStack(),
                          [&](Yielder<void, int>&) { self->Resume(); });
   self = &g;
   g.Resume();
@@ -917,7 +918,7 @@ TEST(GeneratorDeathTest, ResumingFromInsideItsOwnBodyAborts) {
 
 void ResumeFromSecondThread() {
   std::atomic<bool> inside{false}, release{false};
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     inside = true;
     while (!release) std::this_thread::yield();
     y.Suspend(1);
@@ -936,7 +937,7 @@ TEST(GeneratorDeathTest, ResumingFromASecondThreadWhileRunningAborts) {
 }
 
 void SwallowForcedUnwind() {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (;;) {
       try {
         y.Suspend(1);
@@ -970,7 +971,7 @@ TEST(GeneratorDeathTest, StackTooSmallAborts) {
 // Resumed from another thread than the first resume's: errno, thread_local
 // and pthread_self() in the body may refer to the first thread.
 void ResumeFromAnotherThread() {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (;;) y.Suspend(errno);
   });
   g.Resume();
@@ -985,14 +986,15 @@ TEST(GeneratorDeathTest, ResumingAPinnedGeneratorFromAnotherThreadAborts) {
 
 // Suspended inside a destructor: the unwind would throw out of it.
 void DestroySuspendedInsideADestructor() {
-  auto* g = new Generator<void, int>(NewStack(), [](Yielder<void, int>& y) {
-    struct SuspendsWhenDestroyed {
-      Yielder<void, int>* y;
-      ~SuspendsWhenDestroyed() { y->Suspend(2); }
-    };
-    SuspendsWhenDestroyed s{&y};
-    y.Suspend(1);
-  });
+  auto* g =
+      new Generator<void, int>(MustCreateOsStack(), [](Yielder<void, int>& y) {
+        struct SuspendsWhenDestroyed {
+          Yielder<void, int>* y;
+          ~SuspendsWhenDestroyed() { y->Suspend(2); }
+        };
+        SuspendsWhenDestroyed s{&y};
+        y.Suspend(1);
+      });
   g->Resume();  // 1
   g->Resume();  // 2, from the destructor.
   delete g;
@@ -1008,8 +1010,9 @@ TEST(GeneratorDeathTest,
 void SuspendBelowNoexcept(Yielder<void, int>& y) noexcept { y.Suspend(1); }
 
 void DestroySuspendedBelowNoexcept() {
-  Generator<void, int> g(
-      NewStack(), [](Yielder<void, int>& y) { SuspendBelowNoexcept(y); });
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
+    SuspendBelowNoexcept(y);
+  });
   g.Resume();
 }
 
@@ -1030,7 +1033,7 @@ TEST(GeneratorDeathTest, StackTooSmallForASignalFrameAbortsSayingTheSizes) {
 // race on data a body touches is still reported.
 void RaceOnBodyData() {
   int shared = 0;
-  Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
     for (;;) y.Suspend(++shared);
   });
   std::thread runner([&] { g.Resume(); });

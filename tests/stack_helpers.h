@@ -10,10 +10,17 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "fringe/stack/os_stack.h"
 #include "fringe/stack/stack_pool.h"
 #include "gtest/gtest.h"
 
 namespace fringe::test_stacks {
+
+inline OsStack MustCreateOsStack(std::size_t size = OsStack::DefaultSize()) {
+  absl::StatusOr<OsStack> stack = OsStack::Create(size);
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  return *std::move(stack);
+}
 
 inline StackPool MustCreatePool(std::size_t stack_size,
                                 std::size_t max_cached) {

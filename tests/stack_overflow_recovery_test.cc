@@ -28,11 +28,6 @@
 namespace fringe {
 namespace {
 
-// Sanitizers need far more stack; DefaultSize() knows by how much.
-std::size_t Scaled(std::size_t size) {
-  return size * (OsStack::DefaultSize() / (64 * 1024));
-}
-
 // Recursion without end, 1 KiB a frame, written from the top: it walks
 // down page by page until it touches the guard.
 __attribute__((noinline)) int RecurseForever(int depth) {
@@ -96,40 +91,43 @@ void OverflowOnce(S stack) {
 TEST(StackOverflowRecoveryTest, OverflowOnAnOsStackEndsTheGeneratorOnly) {
   SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
-  OverflowOnce(*OsStack::Create(Scaled(64 * 1024)));
+  OverflowOnce(*OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)));
 }
 
 TEST(StackOverflowRecoveryTest, OverflowOnAPooledStackEndsTheGeneratorOnly) {
   SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
-  StackPool pool = test_stacks::MustCreatePool(Scaled(32 * 1024), 4);
+  StackPool pool =
+      test_stacks::MustCreatePool(OsStack::ScaledForSanitizers(32 * 1024), 4);
   OverflowOnce(test_stacks::MustAcquire(pool));
 }
 
 TEST(StackOverflowRecoveryTest, ThousandsOfOverflowsLeakNoMappingOrMemory) {
   SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
-  StackPool pool = test_stacks::MustCreatePool(Scaled(32 * 1024), 8);
+  StackPool pool =
+      test_stacks::MustCreatePool(OsStack::ScaledForSanitizers(32 * 1024), 8);
   // A generator suspended meanwhile must come through untouched.
   std::vector<int> seen;
-  Generator<void, int> bystander(*OsStack::Create(Scaled(64 * 1024)),
-                                 [](Yielder<void, int>& y) {
-                                   // Destroyable without exceptions too.
-                                   for (int i = 0; y.SuspendOrCancel(i); ++i) {
-                                   }
-                                 });
+  Generator<void, int> bystander(
+      *OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)),
+      [](Yielder<void, int>& y) {
+        // Destroyable without exceptions too.
+        for (int i = 0; y.SuspendOrCancel(i); ++i) {
+        }
+      });
   seen.push_back(*bystander.Resume());
   // Warm up (first mappings, the registry's table), then measure.
   for (int i = 0; i < 20; ++i) {
     OverflowOnce(test_stacks::MustAcquire(pool));
-    OverflowOnce(*OsStack::Create(Scaled(64 * 1024)));
+    OverflowOnce(*OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)));
   }
   const int maps_before = CountLines("/proc/self/maps");
   const long rss_before = ResidentKiB();
   constexpr int kRounds = 1000;
   for (int i = 0; i < kRounds; ++i) {
     OverflowOnce(test_stacks::MustAcquire(pool));
-    OverflowOnce(*OsStack::Create(Scaled(64 * 1024)));
+    OverflowOnce(*OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)));
     if (i % 100 == 0) seen.push_back(*bystander.Resume());
   }
   EXPECT_LE(CountLines("/proc/self/maps"), maps_before + 2)
@@ -145,7 +143,7 @@ TEST(StackOverflowRecoveryTest, WorksOnEveryThreadThatInstalledTheHandler) {
   std::thread([] {
     InstallRecovering();
     for (int i = 0; i < 10; ++i) {
-      OverflowOnce(*OsStack::Create(Scaled(64 * 1024)));
+      OverflowOnce(*OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)));
     }
   }).join();
 }
@@ -153,14 +151,15 @@ TEST(StackOverflowRecoveryTest, WorksOnEveryThreadThatInstalledTheHandler) {
 TEST(StackOverflowRecoveryTest, SmallerGuardsRecoverToo) {
   SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
-  OverflowOnce(*OsStack::Create(Scaled(64 * 1024), /*guard_size=*/4096));
+  OverflowOnce(*OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024),
+                                /*guard_size=*/4096));
 }
 
 // The handler's other cases behave as before.
 void WildWriteOutsideAnyStack() {
   InstallRecovering();
   Generator<void, int> g(
-      *OsStack::Create(Scaled(64 * 1024)),
+      *OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)),
       [](Yielder<void, int>&) { *reinterpret_cast<volatile int*>(16) = 1; });
   g.Resume();
 }
@@ -171,8 +170,9 @@ TEST(StackOverflowRecoveryDeathTest, AFaultOutsideAnyGuardStillKills) {
 
 void OverflowWithoutRecovery() {
   ASSERT_TRUE(InstallStackOverflowHandler().ok());
-  Generator<void, int> g(*OsStack::Create(Scaled(64 * 1024)),
-                         [](Yielder<void, int>&) { RecurseForever(0); });
+  Generator<void, int> g(
+      *OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)),
+      [](Yielder<void, int>&) { RecurseForever(0); });
   g.Resume();
 }
 
@@ -191,8 +191,9 @@ __attribute__((noinline)) std::size_t UseOneMebibyte() {
 
 TEST(OnResumerStackTest, RunsAOneMebibyteFrameFromABodyOnA32KiBStack) {
   Generator<void, std::size_t> g(
-      *OsStack::Create(Scaled(32 * 1024)), [](Yielder<void, std::size_t>& y) {
-        ASSERT_LT(y.RemainingStack(), Scaled(32 * 1024));
+      *OsStack::Create(OsStack::ScaledForSanitizers(32 * 1024)),
+      [](Yielder<void, std::size_t>& y) {
+        ASSERT_LT(y.RemainingStack(), OsStack::ScaledForSanitizers(32 * 1024));
         y.Suspend(y.OnResumerStack(UseOneMebibyte));
       });
   EXPECT_EQ(g.Resume(), std::size_t{1} << 20);
@@ -203,7 +204,8 @@ TEST(OnResumerStackTest, RunsAOneMebibyteFrameFromABodyOnA32KiBStack) {
 TEST(OnResumerStackTest, ExceptionsFromFPropagateIntoTheBody) {
   std::string caught;
   Generator<void, int> g(
-      *OsStack::Create(Scaled(64 * 1024)), [&](Yielder<void, int>& y) {
+      *OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)),
+      [&](Yielder<void, int>& y) {
         try {
           y.OnResumerStack([]() -> int { throw std::runtime_error("from f"); });
         } catch (const std::runtime_error& e) {
@@ -218,7 +220,8 @@ TEST(OnResumerStackTest, ExceptionsFromFPropagateIntoTheBody) {
 
 TEST(OnResumerStackTest, MoveOnlyResultsAndVoid) {
   Generator<void, int> g(
-      *OsStack::Create(Scaled(64 * 1024)), [](Yielder<void, int>& y) {
+      *OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)),
+      [](Yielder<void, int>& y) {
         int ran = 0;
         y.OnResumerStack([&] { ++ran; });
         auto p = y.OnResumerStack([] { return std::make_unique<int>(41); });
@@ -237,19 +240,20 @@ extern "C" __attribute__((noinline)) int FringeTestOnResumerStackCaller(
 
 TEST(OnResumerStackTest, BacktracesInsideFReachMain) {
   std::vector<std::string> names;
-  Generator<void, int> g(*OsStack::Create(Scaled(64 * 1024)),
-                         [&](Yielder<void, int>& y) {
-                           y.OnResumerStack([&] {
-                             void* pcs[128];
-                             int n = backtrace(pcs, 128);
-                             for (int i = 0; i < n; ++i) {
-                               Dl_info info;
-                               if (dladdr(pcs[i], &info) && info.dli_sname)
-                                 names.push_back(info.dli_sname);
-                             }
-                           });
-                           y.Suspend(1);
-                         });
+  Generator<void, int> g(
+      *OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)),
+      [&](Yielder<void, int>& y) {
+        y.OnResumerStack([&] {
+          void* pcs[128];
+          int n = backtrace(pcs, 128);
+          for (int i = 0; i < n; ++i) {
+            Dl_info info;
+            if (dladdr(pcs[i], &info) && info.dli_sname)
+              names.push_back(info.dli_sname);
+          }
+        });
+        y.Suspend(1);
+      });
   EXPECT_EQ(FringeTestOnResumerStackCaller(g), 1);
   EXPECT_EQ(g.Resume(), std::nullopt);  // Finished: destroyable anywhere.
   EXPECT_NE(
@@ -270,7 +274,7 @@ __attribute__((noinline)) std::size_t RemainingAt(Yielder<void, int>& y,
 
 TEST(RemainingStackTest, ShrinksAsTheBodyGoesDeeper) {
   std::size_t shallow = 0, deep = 0;
-  const std::size_t size = Scaled(64 * 1024);
+  const std::size_t size = OsStack::ScaledForSanitizers(64 * 1024);
   Generator<void, int> g(*OsStack::Create(size), [&](Yielder<void, int>& y) {
     shallow = RemainingAt(y, 0);
     deep = RemainingAt(y, 20);

@@ -41,7 +41,7 @@ inline std::uintptr_t StackPointerOf(const ucontext_t& context) {
 #elif defined(__aarch64__)
   return context.uc_mcontext.sp;
 #elif defined(__riscv)
-  return context.uc_mcontext.__gregs[2];  // sp
+  return context.uc_mcontext.__gregs[2];           // sp
 #elif defined(__arm__)
   return context.uc_mcontext.arm_sp;
 #elif defined(__powerpc64__)
@@ -49,7 +49,7 @@ inline std::uintptr_t StackPointerOf(const ucontext_t& context) {
 #elif defined(__s390x__)
   return context.uc_mcontext.gregs[15];
 #elif defined(__mips__)
-  return context.uc_mcontext.gregs[29];  // sp
+  return context.uc_mcontext.gregs[29];     // sp
 #else
   (void)context;
   return 0;
@@ -69,7 +69,7 @@ inline bool ResumeSuspendedContext(ucontext_t& context, void* suspended,
                                    std::uintptr_t word) {
   auto* slots = static_cast<std::uintptr_t*>(suspended);
   const std::uintptr_t pc = slots[1];
-  const auto at_pair = reinterpret_cast<std::uintptr_t>(slots);
+  [[maybe_unused]] const auto at_pair = reinterpret_cast<std::uintptr_t>(slots);
   [[maybe_unused]] const std::uintptr_t fp = slots[0];
   [[maybe_unused]] const auto above_pair =
       reinterpret_cast<std::uintptr_t>(slots + 2);
@@ -110,9 +110,9 @@ inline bool ResumeSuspendedContext(ucontext_t& context, void* suspended,
   constexpr unsigned long kThumbBit = 1ul << 5;
   context.uc_mcontext.arm_sp = at_pair;
   context.uc_mcontext.arm_pc = pc & ~std::uintptr_t{1};
-  context.uc_mcontext.arm_cpsr = (pc & 1) != 0
-                                     ? context.uc_mcontext.arm_cpsr | kThumbBit
-                                     : context.uc_mcontext.arm_cpsr & ~kThumbBit;
+  context.uc_mcontext.arm_cpsr =
+      (pc & 1) != 0 ? context.uc_mcontext.arm_cpsr | kThumbBit
+                    : context.uc_mcontext.arm_cpsr & ~kThumbBit;
   context.uc_mcontext.arm_r0 = word;
   context.uc_mcontext.arm_r1 = 0;
   return true;

@@ -16,16 +16,18 @@
 #include "fringe/stack/os_stack.h"
 #include "fringe/stack/slice_stack.h"
 #include "gtest/gtest.h"
+#include "tests/stack_helpers.h"
 
 namespace fringe {
 namespace {
 
-OsStack NewStack() { return *OsStack::Create(OsStack::DefaultSize()); }
+using test_stacks::MustCreateOsStack;
 
-TEST(GeneratorCoreTest, EchoesInputsUntilTheBodyReturns) {
-  Generator<int, int> echo(NewStack(), [](Yielder<int, int>& y, int v) {
-    while (v >= 0) v = y.Suspend(v * 10);
-  });
+TEST(GeneratorWithoutExceptionsTest, EchoesInputsUntilTheBodyReturns) {
+  Generator<int, int> echo(MustCreateOsStack(),
+                           [](Yielder<int, int>& y, int v) {
+                             while (v >= 0) v = y.Suspend(v * 10);
+                           });
   EXPECT_EQ(echo.Resume(1), 10);
   EXPECT_EQ(echo.Resume(2), 20);
   EXPECT_EQ(echo.Resume(-1), std::nullopt);
@@ -33,9 +35,10 @@ TEST(GeneratorCoreTest, EchoesInputsUntilTheBodyReturns) {
   EXPECT_EQ(echo.Resume(3), std::nullopt);
 }
 
-TEST(GeneratorCoreTest, VoidOutputResumeReportsSuspendedOrFinished) {
+TEST(GeneratorWithoutExceptionsTest,
+     VoidOutputResumeReportsSuspendedOrFinished) {
   int steps = 0;
-  Generator<void, void> g(NewStack(), [&](Yielder<void, void>& y) {
+  Generator<void, void> g(MustCreateOsStack(), [&](Yielder<void, void>& y) {
     ++steps;
     y.Suspend();
     ++steps;
@@ -47,8 +50,8 @@ TEST(GeneratorCoreTest, VoidOutputResumeReportsSuspendedOrFinished) {
   EXPECT_FALSE(g.Resume());
 }
 
-TEST(GeneratorCoreTest, MoveOnlyValuesAndRanges) {
-  Generator<void, std::unique_ptr<int>> g(NewStack(), [](auto& y) {
+TEST(GeneratorWithoutExceptionsTest, MoveOnlyValuesAndRanges) {
+  Generator<void, std::unique_ptr<int>> g(MustCreateOsStack(), [](auto& y) {
     for (int i = 1; i <= 4; ++i) y.Suspend(std::make_unique<int>(i));
   });
   int sum = 0;
@@ -59,7 +62,7 @@ TEST(GeneratorCoreTest, MoveOnlyValuesAndRanges) {
   EXPECT_TRUE(g.done());
 }
 
-TEST(GeneratorCoreTest, NestedGeneratorsOnSliceStacks) {
+TEST(GeneratorWithoutExceptionsTest, NestedGeneratorsOnSliceStacks) {
   alignas(16) static std::byte outer_memory[64 * 1024];
   alignas(16) static std::byte inner_memory[64 * 1024];
   Generator<void, int, SliceStack> outer(
@@ -76,8 +79,9 @@ TEST(GeneratorCoreTest, NestedGeneratorsOnSliceStacks) {
   EXPECT_EQ(got, (std::vector<int>{0, 100, 200}));
 }
 
-TEST(GeneratorCoreTest, AbandonHandsBackASuspendedGeneratorsStack) {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+TEST(GeneratorWithoutExceptionsTest,
+     AbandonHandsBackASuspendedGeneratorsStack) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (;;) y.Suspend(1);
   });
   EXPECT_EQ(g.Resume(), 1);
@@ -93,13 +97,13 @@ TEST(GeneratorCoreTest, AbandonHandsBackASuspendedGeneratorsStack) {
 
 #if !defined(__cpp_exceptions)
 void DestroySuspended() {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     for (;;) y.Suspend(1);
   });
   g.Resume();
 }
 
-TEST(GeneratorCoreDeathTest,
+TEST(GeneratorWithoutExceptionsDeathTest,
      DestroyingASuspendedGeneratorWithoutExceptionsAborts) {
   EXPECT_DEATH(DestroySuspended(),
                "fringe: Generator destroyed while suspended, and without "
@@ -111,20 +115,21 @@ TEST(GeneratorCoreDeathTest,
 
 // Cooperative cancellation: the way a suspended generator is destroyed
 // without exceptions.
-TEST(GeneratorCoreTest, SuspendOrCancelMakesASuspendedGeneratorDestroyable) {
+TEST(GeneratorWithoutExceptionsTest,
+     SuspendOrCancelMakesASuspendedGeneratorDestroyable) {
   auto owned = std::make_shared<int>(7);
   std::vector<int> seen;
   bool returned = false;
   {
-    Generator<int, int> g(NewStack(), [&, owned](Yielder<int, int>& y,
-                                                 int v) {
-      auto local = owned;  // Released when the body returns.
-      while (std::optional<int> next = y.SuspendOrCancel(v)) {
-        seen.push_back(*next);
-        v = *next * 2;
-      }
-      returned = true;
-    });
+    Generator<int, int> g(
+        MustCreateOsStack(), [&, owned](Yielder<int, int>& y, int v) {
+          auto local = owned;  // Released when the body returns.
+          while (std::optional<int> next = y.SuspendOrCancel(v)) {
+            seen.push_back(*next);
+            v = *next * 2;
+          }
+          returned = true;
+        });
     EXPECT_EQ(g.Resume(1), 1);
     EXPECT_EQ(g.Resume(2), 4);
     EXPECT_EQ(owned.use_count(), 3);
@@ -134,10 +139,11 @@ TEST(GeneratorCoreTest, SuspendOrCancelMakesASuspendedGeneratorDestroyable) {
   EXPECT_EQ(owned.use_count(), 1);
 }
 
-TEST(GeneratorCoreTest, SuspendOrCancelWithVoidInputReturnsFalseOnCancel) {
+TEST(GeneratorWithoutExceptionsTest,
+     SuspendOrCancelWithVoidInputReturnsFalseOnCancel) {
   int cancelled = 0;
   {
-    Generator<void, int> g(NewStack(), [&](Yielder<void, int>& y) {
+    Generator<void, int> g(MustCreateOsStack(), [&](Yielder<void, int>& y) {
       for (int i = 0;; ++i) {
         if (!y.SuspendOrCancel(i)) {
           ++cancelled;
@@ -152,7 +158,7 @@ TEST(GeneratorCoreTest, SuspendOrCancelWithVoidInputReturnsFalseOnCancel) {
 }
 
 void SuspendAgainAfterCancellation() {
-  Generator<void, int> g(NewStack(), [](Yielder<void, int>& y) {
+  Generator<void, int> g(MustCreateOsStack(), [](Yielder<void, int>& y) {
     while (y.SuspendOrCancel(1)) {
     }
     y.SuspendOrCancel(2);  // Wrong: cancelled, must return.
@@ -160,7 +166,8 @@ void SuspendAgainAfterCancellation() {
   g.Resume();
 }
 
-TEST(GeneratorCoreDeathTest, SuspendingAgainAfterCancellationAborts) {
+TEST(GeneratorWithoutExceptionsDeathTest,
+     SuspendingAgainAfterCancellationAborts) {
   EXPECT_DEATH(SuspendAgainAfterCancellation(),
                "fringe: Generator: the body suspended again after "
                "SuspendOrCancel\\(\\) reported cancellation");

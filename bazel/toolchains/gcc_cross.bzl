@@ -1,4 +1,41 @@
-"""What every toolchain built on one of Debian's cross gcc's shares."""
+"""What fringe's C++ toolchains share (Debian's cross gcc's, clang, MinGW)."""
+
+load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
+
+# Bazel's own defaults for a Linux gcc, which every fringe toolchain keeps.
+BASE_COMPILE_FLAGS = [
+    "-fstack-protector",
+    "-Wall",
+    "-fno-omit-frame-pointer",
+]
+
+HOSTED_OPT_COMPILE_FLAGS = [
+    "-g0",
+    "-O2",
+    "-D_FORTIFY_SOURCE=1",
+    "-DNDEBUG",
+    "-ffunction-sections",
+    "-fdata-sections",
+]
+
+HOSTED_LINK_LIBS = ["-lstdc++", "-lm", "-lpthread"]
+
+def fringe_cc_toolchain_config(**kwargs):
+    """cc_toolchain_config with what every fringe toolchain shares filled in.
+
+    Each toolchain passes only what differs; anything it passes wins.
+    """
+    config = dict(
+        host_system_name = "x86_64-linux-gnu",
+        dbg_compile_flags = ["-g"],
+        cxx_flags = ["-std=c++20"],
+        opt_link_flags = ["-Wl,--gc-sections"],
+        coverage_compile_flags = ["--coverage"],
+        coverage_link_flags = ["--coverage"],
+        supports_start_end_lib = False,
+    )
+    config.update(kwargs)
+    cc_toolchain_config(**config)
 
 # Reproducible outputs: no build timestamps, no absolute system header paths.
 GCC_UNFILTERED_COMPILE_FLAGS = [

@@ -1,7 +1,6 @@
 """linux_clang_toolchain(): Debian's clang for x86_64 Linux, on libstdc++."""
 
-load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
-load(":gcc_cross.bzl", "gcc_toolchain")
+load(":gcc_cross.bzl", "BASE_COMPILE_FLAGS", "HOSTED_LINK_LIBS", "HOSTED_OPT_COMPILE_FLAGS", "fringe_cc_toolchain_config", "gcc_toolchain")
 
 def linux_clang_toolchain(name, version):
     """Declares `<name>_config`, `<name>_cc` and the toolchain `<name>`.
@@ -14,12 +13,11 @@ def linux_clang_toolchain(name, version):
       version: the major version of Debian's clang-<version> package.
     """
     llvm = "/usr/lib/llvm-%s" % version
-    cc_toolchain_config(
+    fringe_cc_toolchain_config(
         name = name + "_config",
         cpu = "k8",
         compiler = "clang",
         toolchain_identifier = name,
-        host_system_name = "x86_64-linux-gnu",
         target_system_name = "x86_64-linux-gnu",
         target_libc = "glibc",
         abi_version = "clang",
@@ -47,24 +45,10 @@ def linux_clang_toolchain(name, version):
             "/usr/include/x86_64-linux-gnu",
             "/usr/include",
         ],
-        compile_flags = [
-            "-fstack-protector",
-            "-Wall",
-            "-fno-omit-frame-pointer",
-        ],
-        opt_compile_flags = [
-            "-g0",
-            "-O2",
-            "-D_FORTIFY_SOURCE=1",
-            "-DNDEBUG",
-            "-ffunction-sections",
-            "-fdata-sections",
-        ],
-        dbg_compile_flags = ["-g"],
-        cxx_flags = ["-std=c++20"],
+        compile_flags = BASE_COMPILE_FLAGS,
+        opt_compile_flags = HOSTED_OPT_COMPILE_FLAGS,
         link_flags = ["-Wl,-z,relro,-z,now"],
-        link_libs = ["-lstdc++", "-lm", "-lpthread"],
-        opt_link_flags = ["-Wl,--gc-sections"],
+        link_libs = HOSTED_LINK_LIBS,
         # Reproducible outputs: no build timestamps.
         unfiltered_compile_flags = [
             "-Wno-builtin-macro-redefined",
@@ -72,9 +56,6 @@ def linux_clang_toolchain(name, version):
             "-D__TIMESTAMP__=\"redacted\"",
             "-D__TIME__=\"redacted\"",
         ],
-        coverage_compile_flags = ["--coverage"],
-        coverage_link_flags = ["--coverage"],
-        supports_start_end_lib = False,
     )
     gcc_toolchain(
         name = name,

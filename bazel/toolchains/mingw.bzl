@@ -1,7 +1,6 @@
 """mingw_toolchain(): Debian's MinGW-w64 gcc (posix threads) for Windows x86_64."""
 
-load("@bazel_tools//tools/cpp:unix_cc_toolchain_config.bzl", "cc_toolchain_config")
-load(":gcc_cross.bzl", "GCC_UNFILTERED_COMPILE_FLAGS", "gcc_tool_paths")
+load(":gcc_cross.bzl", "GCC_UNFILTERED_COMPILE_FLAGS", "fringe_cc_toolchain_config", "gcc_tool_paths")
 
 def mingw_toolchain(name):
     """Declares `<name>_config`, `<name>_cc` and the toolchain `<name>`.
@@ -25,12 +24,11 @@ def mingw_toolchain(name):
     # Relative to this package: names executables the way Bazel expects.
     tool_paths["gcc"] = "mingw_gcc.sh"
     gcc_dir = "/usr/lib/gcc/%s/12-posix" % triple
-    cc_toolchain_config(
+    fringe_cc_toolchain_config(
         name = name + "_config",
         cpu = "x64_windows",
         compiler = "mingw-gcc",
         toolchain_identifier = triple,
-        host_system_name = "x86_64-linux-gnu",
         target_system_name = triple,
         target_libc = "msvcrt",
         abi_version = "gcc",
@@ -57,8 +55,6 @@ def mingw_toolchain(name):
             "-ffunction-sections",
             "-fdata-sections",
         ],
-        dbg_compile_flags = ["-g"],
-        cxx_flags = ["-std=c++20"],
         link_flags = ["-static", "-pass-exit-codes"],
         # Abseil names the Windows libraries it needs with MSVC's
         # `#pragma comment(lib, ...)`, which gcc ignores: named here.
@@ -70,11 +66,7 @@ def mingw_toolchain(name):
             "-ladvapi32",
             "-lbcrypt",
         ],
-        opt_link_flags = ["-Wl,--gc-sections"],
         unfiltered_compile_flags = GCC_UNFILTERED_COMPILE_FLAGS,
-        coverage_compile_flags = ["--coverage"],
-        coverage_link_flags = ["--coverage"],
-        supports_start_end_lib = False,
     )
     native.filegroup(name = name + "_driver", srcs = ["mingw_gcc.sh"])
     driver = ":" + name + "_driver"

@@ -202,6 +202,10 @@ TEST_F(StackOverflowDeathTest,
 }
 
 TEST_F(StackOverflowDeathTest, ReportIsFollowedByABacktrace) {
+  FRINGE_SKIP_UNDER("qemu-ppc64le",
+                    "libgcc's unwinder cannot step out of the signal frames "
+                    "qemu-ppc64le writes, so the backtrace ends at the "
+                    "handler (natively it recognises the kernel's)");
   OsStack stack = MustCreateOsStack(kStackSize);
   EXPECT_EXIT(
       {
@@ -217,6 +221,10 @@ TEST_F(StackOverflowDeathTest, ReportIsFollowedByABacktrace) {
 
 TEST_F(StackOverflowDeathTest,
        ReportNamesFramesDemangledDownToTheResumerAndAdvises) {
+  FRINGE_SKIP_UNDER("qemu-ppc64le",
+                    "libgcc's unwinder cannot step out of the signal frames "
+                    "qemu-ppc64le writes, so the backtrace ends at the "
+                    "handler (natively it recognises the kernel's)");
   // 256 KiB: thousands of recursive frames, far more than a fixed buffer of
   // return addresses holds, between the fault and the resumer.
   constexpr std::size_t kBigStack = 256 << 10;

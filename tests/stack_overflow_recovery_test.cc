@@ -36,15 +36,6 @@ __attribute__((noinline)) int RecurseForever(int depth) {
   return RecurseForever(depth + 1) + frame[0];
 }
 
-// Recovery is not available on ppc64le yet (fringe/debug/internal/
-// resume_context.h says why).
-#if defined(__powerpc64__)
-#define SKIP_WITHOUT_RECOVERY() \
-  GTEST_SKIP() << "overflow recovery is not implemented on ppc64le yet"
-#else
-#define SKIP_WITHOUT_RECOVERY()
-#endif
-
 void InstallRecovering() {
   absl::Status status = InstallStackOverflowHandler({.recover = true});
   ASSERT_TRUE(status.ok()) << status;
@@ -89,13 +80,11 @@ void OverflowOnce(S stack) {
 }
 
 TEST(StackOverflowRecoveryTest, OverflowOnAnOsStackEndsTheGeneratorOnly) {
-  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   OverflowOnce(*OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024)));
 }
 
 TEST(StackOverflowRecoveryTest, OverflowOnAPooledStackEndsTheGeneratorOnly) {
-  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   StackPool pool =
       test_stacks::MustCreatePool(OsStack::ScaledForSanitizers(32 * 1024), 4);
@@ -103,7 +92,6 @@ TEST(StackOverflowRecoveryTest, OverflowOnAPooledStackEndsTheGeneratorOnly) {
 }
 
 TEST(StackOverflowRecoveryTest, ThousandsOfOverflowsLeakNoMappingOrMemory) {
-  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   StackPool pool =
       test_stacks::MustCreatePool(OsStack::ScaledForSanitizers(32 * 1024), 8);
@@ -138,7 +126,6 @@ TEST(StackOverflowRecoveryTest, ThousandsOfOverflowsLeakNoMappingOrMemory) {
 }
 
 TEST(StackOverflowRecoveryTest, WorksOnEveryThreadThatInstalledTheHandler) {
-  SKIP_WITHOUT_RECOVERY();
   FRINGE_SKIP_WITHOUT_THREADS();
   std::thread([] {
     InstallRecovering();
@@ -149,7 +136,6 @@ TEST(StackOverflowRecoveryTest, WorksOnEveryThreadThatInstalledTheHandler) {
 }
 
 TEST(StackOverflowRecoveryTest, SmallerGuardsRecoverToo) {
-  SKIP_WITHOUT_RECOVERY();
   InstallRecovering();
   OverflowOnce(*OsStack::Create(OsStack::ScaledForSanitizers(64 * 1024),
                                 /*guard_size=*/4096));

@@ -23,9 +23,11 @@ namespace fringe::debug_internal {
 // The suspended context of whoever last resumed a generator, from the value
 // SwitchAndLink left in the generator's link slot. riscv64's switch stores
 // its stack pointer there before pushing its [s0][resume address] pair
-// (fringe/arch/riscv64.h); the others after.
+// (fringe/arch/riscv64.h), and ppc64le's stores the pair's address + 16,
+// for glibc's back-chain walk (fringe/arch/ppc64le.h); the others store the
+// pair's address.
 inline void* ContextFromLink(void* link) {
-#if defined(__riscv)
+#if defined(__riscv) || defined(__powerpc64__)
   return static_cast<char*>(link) - 16;
 #else
   return link;
@@ -117,14 +119,12 @@ inline bool ResumeSuspendedContext(ucontext_t& context, void* suspended,
   context.uc_mcontext.arm_r1 = 0;
   return true;
 #elif defined(__powerpc64__)
-  // Not yet: under qemu-ppc64le the context resumed this way faults again at
-  // its resume address (not understood yet), so an overflow there reports
-  // and dies, as without recovery.
-  (void)pc;
-  (void)at_pair;
-  (void)word;
-  (void)context;
-  return false;
+  unsigned long* r = context.uc_mcontext.gp_regs;
+  r[1] = at_pair;
+  r[32] = pc;  // PT_NIP
+  r[3] = word;
+  r[4] = 0;
+  return true;
 #elif defined(__s390x__)
   context.uc_mcontext.gregs[15] = at_pair;
   context.uc_mcontext.psw.addr = pc;

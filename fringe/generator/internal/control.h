@@ -41,11 +41,18 @@ namespace generator_internal {
 // Words that travel with a switch, besides pointers to values.
 // Into the generator: a pointer to the input (or 0 for Input = void), or:
 inline constexpr std::uintptr_t kUnwindWord = 1;
-// Out of the generator: a pointer to the output, or one of:
+// Out of the generator: a pointer to the output, or one of the words that
+// end it, all at most kLastEndingWord (so that Resume() tells them all from
+// a value with one compare):
 inline constexpr std::uintptr_t kReturnedWord = 0;
 inline constexpr std::uintptr_t kThrewWord = 1;
-inline constexpr std::uintptr_t kSuspendedVoidWord = 2;
 inline constexpr std::uintptr_t kThreadExitWord = 3;  // Exit/cancel in flight.
+// (kOverflowedWord = 4, stack_record.h.)
+inline constexpr std::uintptr_t kLastEndingWord = 4;
+// or, for Output = void, a suspension:
+inline constexpr std::uintptr_t kSuspendedVoidWord = 8;
+static_assert(kOverflowedWord <= kLastEndingWord &&
+              kSuspendedVoidWord > kLastEndingWord);
 
 // What the generator and its owner share, at the top of the generator's
 // stack (so it never moves when the Generator object does).

@@ -21,8 +21,6 @@
 
 #include <cstdint>
 
-#include "fringe/arch/cpu_state.h"
-
 namespace fringe::generator_internal {
 
 #if defined(__cpp_exceptions)
@@ -53,12 +51,17 @@ class ExceptionState {
     Globals resumer;  // Set only if resumer_had_state.
   };
 
+  // The generator's resumes run on another thread from now on (its first,
+  // or a migratable one's move): looks up that thread's state. Generator
+  // calls it whenever the thread pointer differs from the last resume's, so
+  // Enter need not compare again.
+  void AdoptThread() { thread_globals_ = LookUpThreadGlobals(); }
+
   // Before switching into the generator: puts the resumer's state aside and
-  // installs the generator's. `thread` is arch_internal::ThreadPointer(),
-  // which the caller has read already.
-  Token Enter(std::uintptr_t thread) {
+  // installs the generator's.
+  Token Enter() {
     Token token;
-    token.thread = ThreadGlobals(thread);
+    token.thread = thread_globals_;
     token.resumer_had_state = !token.thread->Empty();
     if (__builtin_expect(token.resumer_had_state, 0)) {
       token.thread->MoveTo(token.resumer);
@@ -89,7 +92,7 @@ class ExceptionState {
   // The rethrow resumes glibc's forced unwind, with its own stop function,
   // from the caller's frame.
   [[noreturn]] void ContinueThreadExit() {
-    Globals* thread = ThreadGlobals(arch_internal::ThreadPointer());
+    Globals* thread = thread_globals_;
     thread->caught_exceptions = saved_.caught_exceptions;
     thread->uncaught_exceptions = saved_.uncaught_exceptions;
     has_saved_ = false;
@@ -99,29 +102,21 @@ class ExceptionState {
 #endif
 
  private:
-  // The runtime's per-thread state, cached per generator and keyed by the
-  // thread pointer. A thread_local (or __cxa_get_globals(), which cxxabi.h
+  // The runtime's per-thread state, looked up per generator and thread
+  // (AdoptThread). A thread_local (or __cxa_get_globals(), which cxxabi.h
   // declares `const`) would let the compiler reuse one thread's address on
   // another: code that resumes this generator from a body that migrates
   // between threads can be inlined into that body, across its Suspend().
   // The thread pointer is read opaquely (see fringe/arch/cpu_state.h), and
-  // the lookup is out of line, so neither can be reused. Natively it is two
-  // loads and a compare; the lookup runs once per thread a generator sees.
-  // (A thread that reuses an exited thread's pointer reuses its static TLS
-  // block too, where libstdc++ keeps these globals.)
-  Globals* ThreadGlobals(std::uintptr_t tp) {
-    if (__builtin_expect(tp != cached_thread_, 0)) {
-      cached_globals_ = LookUpThreadGlobals();
-      cached_thread_ = tp;
-    }
-    return cached_globals_;
-  }
+  // the lookup is out of line, so neither can be reused. (A thread that
+  // reuses an exited thread's pointer reuses its static TLS block too, where
+  // libstdc++ keeps these globals.) Keyed on Generator's own pinning check,
+  // which saves a second compare of the thread pointer per resume.
   [[gnu::noinline]] static Globals* LookUpThreadGlobals();
 
   bool has_saved_ = false;
   Globals saved_;  // The generator's state while suspended, if has_saved_.
-  std::uintptr_t cached_thread_ = 0;
-  Globals* cached_globals_ = nullptr;
+  Globals* thread_globals_ = nullptr;
 };
 
 #else  // Without exceptions there is no state to keep.
@@ -129,7 +124,8 @@ class ExceptionState {
 class ExceptionState {
  public:
   struct Token {};
-  Token Enter(std::uintptr_t) { return {}; }
+  void AdoptThread() {}
+  Token Enter() { return {}; }
   void Leave(Token&) {}
 };
 

@@ -45,23 +45,6 @@ std::size_t OsStack::ScaledForSanitizers(std::size_t size) {
 #endif
 }
 
-OsStack::OsStack(OsStack&& other) noexcept
-    : limit_(std::exchange(other.limit_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      guard_size_(std::exchange(other.guard_size_, 0)) {}
-
-OsStack& OsStack::operator=(OsStack&& other) noexcept {
-  if (this != &other) {
-    Release();
-    limit_ = std::exchange(other.limit_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    guard_size_ = std::exchange(other.guard_size_, 0);
-  }
-  return *this;
-}
-
-OsStack::~OsStack() { Release(); }
-
 void OsStack::Release() {
   if (limit_ == nullptr) return;
   // Before munmap: a later mapping at this address is not our guard.

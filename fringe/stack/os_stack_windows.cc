@@ -31,25 +31,6 @@ absl::StatusOr<OsStack> OsStack::Create(std::size_t size,
 
 std::size_t OsStack::DefaultSize() { return std::size_t{64} << 10; }
 
-OsStack::OsStack(OsStack&& other) noexcept
-    : limit_(std::exchange(other.limit_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      guard_size_(std::exchange(other.guard_size_, 0)),
-      fiber_(std::exchange(other.fiber_, nullptr)) {}
-
-OsStack& OsStack::operator=(OsStack&& other) noexcept {
-  if (this != &other) {
-    Release();
-    limit_ = std::exchange(other.limit_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    guard_size_ = std::exchange(other.guard_size_, 0);
-    fiber_ = std::exchange(other.fiber_, nullptr);
-  }
-  return *this;
-}
-
-OsStack::~OsStack() { Release(); }
-
 void OsStack::Release() {
   if (fiber_ == nullptr) return;
   stack_internal::FiberStack::Destroy(fiber_);

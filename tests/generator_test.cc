@@ -1049,6 +1049,31 @@ TEST(GeneratorDeathTest, ThreadSanitizerStillReportsRealRacesInBodies) {
 }
 #endif
 
+// Stack colouring (generator/internal/control.h): generators on a pool's
+// stacks, whose tops all sit at the same offset in a page, start their
+// frames at different offsets, so that the hot lines of many live generators
+// spread over the L1 cache's sets instead of sharing a few.
+TEST(GeneratorTest, FramesOfPooledGeneratorsStartAtDifferentCacheLines) {
+  constexpr int kCount = 64;
+  StackPool pool = test_stacks::MustCreatePool(16 * 1024, kCount);
+  std::vector<Generator<void, std::size_t, PooledStack>> gens;
+  std::vector<std::size_t> lines;
+  for (int i = 0; i < kCount; ++i) {
+    gens.emplace_back(test_stacks::MustAcquire(pool),
+                      [](Yielder<void, std::size_t>& y) {
+                        // limit() is page-aligned: this is the frame's
+                        // offset in its page, in cache lines.
+                        y.Suspend(y.RemainingStack() % 4096 / 64);
+                      });
+    lines.push_back(*gens.back().Resume());
+  }
+  std::sort(lines.begin(), lines.end());
+  const auto distinct = std::unique(lines.begin(), lines.end()) - lines.begin();
+  EXPECT_GE(distinct, 12) << "frames of " << kCount
+                          << " pooled generators start in only " << distinct
+                          << " different cache lines of their pages";
+}
+
 }  // namespace
 }  // namespace fringe
 

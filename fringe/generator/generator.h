@@ -384,6 +384,13 @@ class Generator {
           generator_internal::MinimumStackSize<Body>(), kTop + sizeof(C),
           generator_internal::MinimumStackRoom());
     }
+    // Colouring (control.h), where the stack has room to spare for it.
+    const std::uintptr_t colour = generator_internal::StackColour(base);
+    if (frames_base - limit >= generator_internal::kSurelyEnoughRoom + colour ||
+        frames_base - limit >=
+            generator_internal::MinimumStackRoom() + colour) {
+      frames_base = (frames_base - colour) & ~(std::uintptr_t{kAlign} - 1);
+    }
     auto* control =
         ::new (reinterpret_cast<void*>(frames_base)) C(std::forward<F>(body));
     control->fp_control = arch_internal::ReadFpControl();

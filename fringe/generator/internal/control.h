@@ -99,6 +99,24 @@ inline std::size_t MinimumStackRoom() {
 #endif
 }
 
+// Stack colouring. Every stack's top sits at the same offset in its page
+// (mmap and pools hand out page-aligned stacks), so the hot lines of many
+// live generators -- the control block and the frames just below it -- would
+// all fall into the same few L1 sets (64 sets of 12 lines here): 100
+// generators resumed in turn then miss L1 on each resume. A generator
+// starts its control block and frames one of 16 cache lines lower, picked
+// from its stack's page number by Fibonacci hashing (a pool's stacks are an
+// even stride apart, which a plain modulo would map to few colours). Per
+// resume in BM_FringeResumeRoundRobin (generator_benchmark), before -> after:
+// 1,000 generators 22.5 -> 12.6 ns, 10,000 50.5 -> 41.9 ns, 100 11.0 -> 10.5.
+// A stack with no room to spare beyond the minimum is not coloured.
+inline constexpr std::uintptr_t kColourLine = 64;
+inline std::uintptr_t StackColour(std::uintptr_t base) {
+  const std::uint64_t page = static_cast<std::uint64_t>(base) >> 12;
+  return static_cast<std::uintptr_t>((page * 0x9E3779B97F4A7C15u) >> 60) *
+         kColourLine;
+}
+
 template <typename F>
 constexpr std::size_t ControlAlignment() {
   return alignof(Control<F>) > kStackAlignment ? alignof(Control<F>)

@@ -853,6 +853,64 @@ TEST(StackPool, StacksCachedOnAnotherThreadAreUnmappedWhenItNextUsesAPool) {
   other.join();
 }
 
+TEST(StackPool, StacksHandedBetweenThreadsAreReturnedOnceThePoolIsGone) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  // Threads acquire stacks, hand them to each other and release them, so
+  // every thread's cache holds stacks acquired elsewhere; then the pool is
+  // destroyed while the caches still hold stacks, and each thread gives
+  // them back when it next uses a pool, all at the same time.
+  constexpr int kThreads = 3;
+  constexpr int kCycles = 3000;
+  std::optional<StackPool> pool(MustCreatePool(8 << 10, 4));
+  StackPool other_pool = MustCreatePool(8 << 10, 4);
+  void* some_limit = MustAcquire(*pool).limit();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<PooledStack> handoff;
+  int done = 0;
+  bool pool_gone = false;
+  std::vector<int> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCycles; ++i) {
+        PooledStack mine = MustAcquire(*pool);
+        const std::uint64_t pattern =
+            (std::uint64_t{static_cast<unsigned>(t)} << 32) | unsigned(i);
+        *(static_cast<volatile std::uint64_t*>(mine.base()) - 1) = pattern;
+        if (*(static_cast<volatile std::uint64_t*>(mine.base()) - 1) !=
+            pattern) {
+          ++failures[t];
+        }
+        std::lock_guard lock(mu);
+        handoff.push_back(std::move(mine));
+        if (handoff.size() > 4) {
+          // Released here, possibly acquired by another thread.
+          PooledStack theirs = std::move(handoff.front());
+          handoff.erase(handoff.begin());
+        }
+      }
+      std::unique_lock lock(mu);
+      ++done;
+      cv.notify_all();
+      cv.wait(lock, [&] { return pool_gone; });
+      lock.unlock();
+      { PooledStack unrelated = MustAcquire(other_pool); }
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done == kThreads; });
+    handoff.clear();
+    pool.reset();
+    pool_gone = true;
+    cv.notify_all();
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << t;
+  EXPECT_FALSE(IsMapped(some_limit));
+}
+
 TEST(StackPool, StackReleasedAfterItsPoolIsGoneIsUnmappedAtOnce) {
   // No cache keeps a stack of a pool that can never hand it out again,
   // whichever thread destroyed the pool.

@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -486,29 +488,41 @@ TEST(StackPool, ReleasedStackComesBackLastInFirstOut) {
 }
 
 TEST(StackPool, KeepsAtMostMaxCachedStacksAndReleasesTheRestsMemory) {
+  // All on one thread: max_cached in the shared list, plus up to
+  // min(kMaxCachedPerThread, max_cached) in this thread's cache.
   constexpr std::size_t kMaxCached = 3;
+  constexpr std::size_t kMaxWarm =
+      kMaxCached + std::min(kMaxCached, StackPool::kMaxCachedPerThread);
+  constexpr std::size_t kStacks = 10;
   StackPool pool = MustCreatePool(16 << 10, kMaxCached);
   std::vector<PooledStack> stacks;
-  for (int i = 0; i < 10; ++i) {
+  for (std::size_t i = 0; i < kStacks; ++i) {
     stacks.push_back(MustAcquire(pool));
     ExpectEndsWritable(stacks.back());
     EXPECT_TRUE(Resident(stacks.back().limit()));
   }
   std::vector<void*> limits;
   for (const PooledStack& s : stacks) limits.push_back(s.limit());
-  stacks.clear();  // Released in order 0..9: 0, 1, 2 cached, the rest cold.
-  EXPECT_EQ(pool.NumCached(), kMaxCached);
-  for (std::size_t i = 0; i < limits.size(); ++i) {
-    SCOPED_TRACE(i);
-    EXPECT_EQ(Resident(limits[i]), i < kMaxCached);
+  stacks.clear();  // Released in order 0..9.
+  const std::size_t cached = pool.NumCached();
+  EXPECT_GE(cached, kMaxCached);  // The shared list filled up.
+  EXPECT_LE(cached, kMaxWarm);
+  std::vector<void*> warm;
+  for (void* limit : limits) {
+    if (Resident(limit)) warm.push_back(limit);
   }
-  // Cold stacks are usable again, with their guard page still in place.
-  for (int i = 0; i < 10; ++i) stacks.push_back(MustAcquire(pool));
-  EXPECT_EQ(stacks[0].limit(), limits[2]);
-  EXPECT_EQ(stacks[1].limit(), limits[1]);
-  EXPECT_EQ(stacks[2].limit(), limits[0]);
+  EXPECT_EQ(warm.size(), cached);
+  // The cached stacks come back first, the last released first of all; then
+  // the cold ones, usable again with their guard page still in place.
+  for (std::size_t i = 0; i < kStacks; ++i) stacks.push_back(MustAcquire(pool));
+  EXPECT_EQ(stacks[0].limit(), limits.back());
+  std::vector<void*> first;
+  for (std::size_t i = 0; i < cached; ++i) first.push_back(stacks[i].limit());
+  std::sort(first.begin(), first.end());
+  std::sort(warm.begin(), warm.end());
+  EXPECT_EQ(first, warm);
   for (const PooledStack& s : stacks) ExpectEndsWritable(s);
-  EXPECT_SEGV(TouchByteBelowLimit(stacks[5].limit()));
+  EXPECT_SEGV(TouchByteBelowLimit(stacks.back().limit()));
 }
 
 TEST(StackPool, ZeroMaxCachedReleasesEveryStack) {
@@ -643,6 +657,281 @@ TEST(StackPool, ConcurrentAcquireReleaseNeverSharesAStack) {
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << t;
   EXPECT_LE(pool.NumCached(), 16u);
+}
+
+// Whether `address` lies in any mapping of this process (under qemu-user too,
+// which shows the guest's mappings in /proc/self/maps).
+bool IsMapped(const void* address) {
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  EXPECT_NE(maps, nullptr);
+  bool mapped = false;
+  unsigned long long begin, end;
+  char line[4096];
+  while (!mapped && std::fgets(line, sizeof line, maps) != nullptr) {
+    if (std::sscanf(line, "%llx-%llx", &begin, &end) == 2) {
+      mapped = begin <= Address(address) && Address(address) < end;
+    }
+  }
+  std::fclose(maps);
+  return mapped;
+}
+
+// Runs `body` on a new thread and waits for it to exit.
+template <typename Body>
+void OnThread(Body body) {
+  std::thread thread(std::move(body));
+  thread.join();
+}
+
+TEST(StackPool, ThreadExitGivesItsCachedStacksBackToThePool) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  StackPool pool = MustCreatePool(16 << 10, 16);
+  std::vector<void*> released;
+  OnThread([&] {
+    {
+      std::vector<PooledStack> stacks;
+      for (int i = 0; i < 3; ++i) stacks.push_back(MustAcquire(pool));
+      for (const PooledStack& s : stacks) released.push_back(s.limit());
+    }
+    // In this thread's cache, which only this thread counts.
+    EXPECT_EQ(pool.NumCached(), 3u);
+  });
+  EXPECT_EQ(pool.NumCached(), 3u);
+  std::vector<void*> reacquired;
+  std::vector<PooledStack> stacks;
+  for (int i = 0; i < 3; ++i) {
+    stacks.push_back(MustAcquire(pool));
+    reacquired.push_back(stacks.back().limit());
+  }
+  std::sort(released.begin(), released.end());
+  std::sort(reacquired.begin(), reacquired.end());
+  EXPECT_EQ(reacquired, released);
+}
+
+TEST(StackPool, NumCachedCountsTheSharedListAndOnlyTheCallersCache) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  StackPool pool = MustCreatePool(16 << 10, 16);
+  { PooledStack mine = MustAcquire(pool); }  // Into this thread's cache.
+  EXPECT_EQ(pool.NumCached(), 1u);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  bool checked = false;
+  std::thread other([&] {
+    { PooledStack theirs = MustAcquire(pool); }
+    EXPECT_EQ(pool.NumCached(), 1u);  // Its own; this thread's is not counted.
+    std::unique_lock lock(mu);
+    released = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return checked; });
+  });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return released; });
+    // The other thread's cached stack is not this thread's to count.
+    EXPECT_EQ(pool.NumCached(), 1u);
+    checked = true;
+    cv.notify_all();
+  }
+  other.join();
+  EXPECT_EQ(pool.NumCached(), 2u);  // Its exit gave its stack back.
+}
+
+TEST(StackPool, StackReleasedOnAnotherThreadGoesToThatThreadsCache) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  StackPool pool = MustCreatePool(16 << 10, 16);
+  std::vector<PooledStack> stacks;
+  for (int i = 0; i < 3; ++i) stacks.push_back(MustAcquire(pool));
+  std::vector<void*> limits;
+  for (const PooledStack& s : stacks) limits.push_back(s.limit());
+  OnThread([&] {
+    stacks.clear();  // Released here, in order 0, 1, 2.
+    EXPECT_EQ(pool.NumCached(), 3u);
+    // Last in, first out, on this thread.
+    PooledStack last = MustAcquire(pool);
+    EXPECT_EQ(last.limit(), limits[2]);
+    PooledStack middle = MustAcquire(pool);
+    EXPECT_EQ(middle.limit(), limits[1]);
+  });
+  // Released on the thread's exit: the shared list has all three again.
+  EXPECT_EQ(pool.NumCached(), 3u);
+}
+
+TEST(StackPool, SeveralPoolsOnOneThreadEachGetTheirOwnStacksBack) {
+  // More pools than a thread keeps caches for, so some displace others.
+  constexpr std::size_t kPools = 7;
+  std::vector<StackPool> pools;
+  for (std::size_t i = 0; i < kPools; ++i) {
+    pools.push_back(MustCreatePool((i + 1) * kPage, 4));
+  }
+  std::vector<void*> last(kPools, nullptr);
+  for (int round = 0; round < 5; ++round) {
+    for (std::size_t i = 0; i < kPools; ++i) {
+      SCOPED_TRACE(testing::Message() << "round " << round << " pool " << i);
+      PooledStack stack = MustAcquire(pools[i]);
+      EXPECT_EQ(stack.size(), (i + 1) * kPage);
+      if (last[i] != nullptr) EXPECT_EQ(stack.limit(), last[i]);  // Warm.
+      last[i] = stack.limit();
+      ExpectEndsWritable(stack);
+    }
+    for (std::size_t i = 0; i < kPools; ++i) {
+      EXPECT_EQ(pools[i].NumCached(), 1u) << i;
+    }
+  }
+}
+
+TEST(StackPool, StacksCachedOnAnotherThreadAreUnmappedWhenThatThreadExits) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  std::optional<StackPool> pool(MustCreatePool(16 << 10, 16));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool cached = false;
+  bool pool_gone = false;
+  void* limit = nullptr;
+  std::thread other([&] {
+    {
+      PooledStack stack = MustAcquire(*pool);
+      limit = stack.limit();
+    }  // Into this thread's cache.
+    std::unique_lock lock(mu);
+    cached = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return pool_gone; });
+  });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return cached; });
+  }
+  pool.reset();
+  // The other thread's cache still holds a stack, so the memory stays.
+  EXPECT_TRUE(IsMapped(limit));
+  {
+    std::unique_lock lock(mu);
+    pool_gone = true;
+    cv.notify_all();
+  }
+  other.join();
+  EXPECT_FALSE(IsMapped(limit));
+}
+
+TEST(StackPool, StacksCachedOnAnotherThreadAreUnmappedWhenItNextUsesAPool) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  std::optional<StackPool> pool(MustCreatePool(16 << 10, 16));
+  StackPool other_pool = MustCreatePool(16 << 10, 16);
+  std::mutex mu;
+  std::condition_variable cv;
+  int step = 0;
+  void* limit = nullptr;
+  bool mapped_after_next_use = true;
+  std::thread other([&] {
+    {
+      PooledStack stack = MustAcquire(*pool);
+      limit = stack.limit();
+    }
+    std::unique_lock lock(mu);
+    step = 1;
+    cv.notify_all();
+    cv.wait(lock, [&] { return step == 2; });
+    // The pool is gone; using any pool gives its stacks back.
+    { PooledStack unrelated = MustAcquire(other_pool); }
+    mapped_after_next_use = IsMapped(limit);
+    step = 3;
+    cv.notify_all();
+    cv.wait(lock, [&] { return step == 4; });
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return step == 1; });
+  pool.reset();
+  EXPECT_TRUE(IsMapped(limit));
+  step = 2;
+  cv.notify_all();
+  cv.wait(lock, [&] { return step == 3; });
+  EXPECT_FALSE(mapped_after_next_use);  // While that thread still runs.
+  step = 4;
+  cv.notify_all();
+  lock.unlock();
+  other.join();
+}
+
+TEST(StackPool, StacksHandedBetweenThreadsAreReturnedOnceThePoolIsGone) {
+  FRINGE_SKIP_WITHOUT_THREADS();
+  // Threads acquire stacks, hand them to each other and release them, so
+  // every thread's cache holds stacks acquired elsewhere; then the pool is
+  // destroyed while the caches still hold stacks, and each thread gives
+  // them back when it next uses a pool, all at the same time.
+  constexpr int kThreads = 3;
+  constexpr int kCycles = 3000;
+  std::optional<StackPool> pool(MustCreatePool(8 << 10, 4));
+  StackPool other_pool = MustCreatePool(8 << 10, 4);
+  void* some_limit = MustAcquire(*pool).limit();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<PooledStack> handoff;
+  int done = 0;
+  bool pool_gone = false;
+  std::vector<int> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCycles; ++i) {
+        PooledStack mine = MustAcquire(*pool);
+        const std::uint64_t pattern =
+            (std::uint64_t{static_cast<unsigned>(t)} << 32) | unsigned(i);
+        *(static_cast<volatile std::uint64_t*>(mine.base()) - 1) = pattern;
+        if (*(static_cast<volatile std::uint64_t*>(mine.base()) - 1) !=
+            pattern) {
+          ++failures[t];
+        }
+        std::lock_guard lock(mu);
+        handoff.push_back(std::move(mine));
+        if (handoff.size() > 4) {
+          // Released here, possibly acquired by another thread.
+          PooledStack theirs = std::move(handoff.front());
+          handoff.erase(handoff.begin());
+        }
+      }
+      std::unique_lock lock(mu);
+      ++done;
+      cv.notify_all();
+      cv.wait(lock, [&] { return pool_gone; });
+      lock.unlock();
+      { PooledStack unrelated = MustAcquire(other_pool); }
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done == kThreads; });
+    handoff.clear();
+    pool.reset();
+    pool_gone = true;
+    cv.notify_all();
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << t;
+  EXPECT_FALSE(IsMapped(some_limit));
+}
+
+TEST(StackPool, StackReleasedAfterItsPoolIsGoneIsUnmappedAtOnce) {
+  // No cache keeps a stack of a pool that can never hand it out again,
+  // whichever thread destroyed the pool.
+  for (bool destroy_on_other_thread : {false, true}) {
+    SCOPED_TRACE(destroy_on_other_thread);
+    if (destroy_on_other_thread && test_emulation::EmulatorLacksThreads()) {
+      continue;
+    }
+    std::optional<StackPool> pool(MustCreatePool(16 << 10, 16));
+    { PooledStack warm = MustAcquire(*pool); }  // This thread caches it.
+    PooledStack stack = MustAcquire(*pool);
+    void* limit = stack.limit();
+    if (destroy_on_other_thread) {
+      OnThread([&] { pool.reset(); });
+    } else {
+      pool.reset();
+    }
+    EXPECT_TRUE(IsMapped(limit));
+    { PooledStack gone = std::move(stack); }
+    EXPECT_FALSE(IsMapped(limit));
+  }
 }
 
 TEST(StackPool, HoldsOneHundredThousandDistinctGuardedStacks) {

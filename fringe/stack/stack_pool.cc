@@ -9,11 +9,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -32,6 +34,15 @@ namespace {
 // of large stacks does not reserve gigabytes of address space up front.
 constexpr std::size_t kMaxStacksPerSlab = 256;
 constexpr std::size_t kSlabTargetBytes = std::size_t{16} << 20;
+
+// Each thread keeps up to this many released stacks per pool (fewer when
+// max_cached is smaller) in a magazine that it fills and empties without a
+// lock: enough for the usual few generators in flight per thread, few enough
+// that idle threads do not sit on much memory.
+constexpr std::size_t kMagazineSize = StackPool::kMaxCachedPerThread;
+// Pools a thread keeps magazines for at once; a further pool empties the
+// magazine of another one back into its pool.
+constexpr std::size_t kMagazinesPerThread = 4;
 
 }  // namespace
 
@@ -62,7 +73,8 @@ struct PoolState {
         guard_size(layout.guard),
         stride(layout.stride()),
         stacks_per_slab(stacks_per_slab),
-        max_cached(max_cached) {}
+        max_cached(max_cached),
+        magazine_capacity(std::min(kMagazineSize, max_cached)) {}
 
   ~PoolState() {
     // Deleted only once orphaned with no live stack.
@@ -127,55 +139,85 @@ struct PoolState {
     return std::nullopt;
   }
 
-  // Keeps the stack warm if the cache has room; otherwise gives its memory
-  // back and makes it cold, unmapping its slab if that was the slab's last
-  // stack in use and another empty slab is already kept for churn. Returns
-  // whether this state is now unreachable (orphaned, no live stack) and must
-  // be deleted by the caller.
-  [[nodiscard]] bool Release(PoolStackPlace slot) ABSL_LOCKS_EXCLUDED(mu) {
+  // Moves up to `count` cached stacks to `out`, oldest first (so the most
+  // recently released one ends up last); returns how many.
+  std::size_t TakeCached(PoolStackPlace* out, std::size_t count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const std::size_t taken = std::min(count, cached.size());
+    std::copy(cached.end() - static_cast<std::ptrdiff_t>(taken), cached.end(),
+              out);
+    cached.resize(cached.size() - taken);
+    live += taken;
+    return taken;
+  }
+
+  // Takes back `count` stacks, oldest first: keeps them warm while the
+  // shared cache has room; gives the memory of the rest back and makes them
+  // cold, unmapping a slab whose last stack in use that was if another empty
+  // slab is already kept for churn. Returns whether this state is now
+  // unreachable (orphaned, no live stack) and must be deleted by the caller.
+  [[nodiscard]] bool Release(const PoolStackPlace* stacks, std::size_t count)
+      ABSL_LOCKS_EXCLUDED(mu) {
+    std::size_t kept;
     {
       SpinLockHolder lock(&mu);
-      if (cached.size() < max_cached) {
-        cached.push_back(slot);
-        return --live == 0 && orphaned;
+      kept = std::min(count, max_cached - cached.size());
+      cached.insert(cached.end(), stacks, stacks + kept);
+      if (kept == count) {
+        live -= count;
+        return live == 0 && orphaned;
       }
     }
-    // Before the stack is visible to Take() again: afterwards a new owner
-    // might already have written to it. Guards survive MADV_DONTNEED.
-    MadviseRetryingInterrupts(slot.limit, stack_size, MADV_DONTNEED);
+    // Before the stacks are visible to Take() again: afterwards a new owner
+    // might already have written to them. Guards survive MADV_DONTNEED.
+    for (std::size_t i = kept; i < count; ++i) {
+      MadviseRetryingInterrupts(stacks[i].limit, stack_size, MADV_DONTNEED);
+    }
 
-    std::unique_ptr<Slab> unmapped;
+    std::vector<std::unique_ptr<Slab>> unmapped;
     bool unreachable;
     {
       SpinLockHolder lock(&mu);
-      Slab* slab = slot.slab;
-      slab->cold.push_back(static_cast<std::uint32_t>(
-          (slot.limit - guard_size - slab->memory) / stride));
-      if (!slab->in_slabs_with_cold) {
-        slab->in_slabs_with_cold = true;
-        slabs_with_cold.push_back(slab);
-      }
-      if (--slab->in_use == 0) {
-        if (empty_slabs == 0) {
-          ++empty_slabs;
-        } else {
-          slabs_with_cold.erase(
-              std::find(slabs_with_cold.begin(), slabs_with_cold.end(), slab));
-          auto it = std::find_if(slabs.begin(), slabs.end(),
-                                 [slab](const std::unique_ptr<Slab>& s) {
-                                   return s.get() == slab;
-                                 });
-          unmapped = std::move(*it);
-          slabs.erase(it);
+      for (std::size_t i = kept; i < count; ++i) {
+        if (std::unique_ptr<Slab> slab = MakeCold(stacks[i])) {
+          unmapped.push_back(std::move(slab));
         }
       }
-      unreachable = --live == 0 && orphaned;
+      live -= count;
+      unreachable = live == 0 && orphaned;
     }
-    if (unmapped != nullptr) {
-      UnregisterSlab(unmapped->memory);
-      UnmapGuarded(unmapped->memory, layout, stacks_per_slab);
+    for (const std::unique_ptr<Slab>& slab : unmapped) {
+      UnregisterSlab(slab->memory);
+      UnmapGuarded(slab->memory, layout, stacks_per_slab);
     }
     return unreachable;
+  }
+
+  // Returns a stack whose memory is given back to its slab's cold list; if
+  // that empties the slab and another empty slab is already kept, removes
+  // the slab and returns it for the caller to unmap outside the lock.
+  std::unique_ptr<Slab> MakeCold(PoolStackPlace slot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Slab* slab = slot.slab;
+    slab->cold.push_back(static_cast<std::uint32_t>(
+        (slot.limit - guard_size - slab->memory) / stride));
+    if (!slab->in_slabs_with_cold) {
+      slab->in_slabs_with_cold = true;
+      slabs_with_cold.push_back(slab);
+    }
+    if (--slab->in_use != 0) return nullptr;
+    if (empty_slabs == 0) {
+      ++empty_slabs;
+      return nullptr;
+    }
+    slabs_with_cold.erase(
+        std::find(slabs_with_cold.begin(), slabs_with_cold.end(), slab));
+    auto it = std::find_if(
+        slabs.begin(), slabs.end(),
+        [slab](const std::unique_ptr<Slab>& s) { return s.get() == slab; });
+    std::unique_ptr<Slab> unmapped = std::move(*it);
+    slabs.erase(it);
+    return unmapped;
   }
 
   // The StackPool object is gone. Returns whether no stack is live either,
@@ -192,6 +234,8 @@ struct PoolState {
   const std::size_t stride;
   const std::size_t stacks_per_slab;
   const std::size_t max_cached;
+  // min(kMagazineSize, max_cached): 0 keeps no magazine.
+  const std::size_t magazine_capacity;
 
   mutable SpinLock mu;
   // Released stacks kept warm, most recent last.
@@ -202,30 +246,302 @@ struct PoolState {
   // Slabs with in_use == 0; at most one is kept mapped, so that a pool that
   // oscillates around a slab boundary does not map and unmap on every cycle.
   std::size_t empty_slabs ABSL_GUARDED_BY(mu) = 0;
-  // Stacks handed out and not yet released; with `orphaned` (the StackPool
-  // object is gone), decides who deletes this state: the last one out.
+  // Stacks not on the lists above: handed out, or in a thread's magazine.
+  // With `orphaned` (the StackPool object is gone), decides who deletes this
+  // state: the last one out.
   std::size_t live ABSL_GUARDED_BY(mu) = 0;
   bool orphaned ABSL_GUARDED_BY(mu) = false;
 };
 
-// Who deletes a PoolState: the StackPool and every live PooledStack share it
-// (one count under the pool's lock, not a shared_ptr's atomic per Acquire),
-// and whichever lets go of it last deletes it.
-struct LastOneOutDeletes {
-  // The StackPool object is going away.
-  static void Orphan(PoolState* state) {
-    if (state->Orphan()) delete state;
+// Who deletes a PoolState: the StackPool and every live stack (handed out
+// or in a magazine) share it, by one count under the pool's lock rather
+// than a shared_ptr's atomic per Acquire, and whichever lets go of it last
+// deletes it.
+//
+// Per-thread magazines. A thread keeps the stacks it releases in a small
+// magazine per pool, and Acquire() on that thread takes them back from
+// there: with no lock, no atomic read-modify-write and no system call. Only
+// an empty magazine (Acquire) or a full one (release) takes the pool's lock,
+// and then moves half a magazine at once.
+//
+// A magazine's stacks count as live, so they keep their PoolState alive, and
+// only the owning thread ever touches a magazine. So that they do not keep a
+// destroyed pool's memory forever, a StackPool's destructor empties the
+// destroying thread's magazine of it and, if the state survives, bumps
+// `pools_orphaned`; every thread compares that count with the value it last
+// saw whenever it uses its magazines (one relaxed load) and, when it moved,
+// empties its magazines of orphaned pools. Thread exit empties all of them.
+// A magazine's pool pointer is only dereferenced while the magazine holds a
+// stack (which keeps the pool alive) or on behalf of a caller that holds the
+// pool or one of its stacks: an empty magazine may name a deleted pool, or a
+// new pool at the same address, which is then rightly its own.
+
+namespace {
+
+struct Magazine {
+  PoolState* pool = nullptr;
+  std::size_t count = 0;
+  PoolStackPlace stacks[kMagazineSize];  // Oldest first.
+};
+
+struct ThreadMagazines {
+  Magazine magazines[kMagazinesPerThread];
+  // pools_orphaned when this thread last emptied its orphans' magazines.
+  std::uint64_t seen_orphaned = 0;
+  // The magazine used last: the one the fast paths look at.
+  std::size_t hint = 0;
+  // Which magazine a new pool takes over when all are in use.
+  std::size_t next_victim = 0;
+};
+
+// Bumped (once the StackPool object is gone) for each pool that outlives its
+// StackPool object, so that threads holding its stacks in their magazines
+// give them back.
+std::atomic<std::uint64_t> pools_orphaned{0};
+
+// Trivially destructible and constant-initialized, so that the fast paths
+// read it without a guard variable or a wrapper call, and it stays usable
+// (as "exited") after the thread's exit hook has run.
+struct ThreadCache {
+  ThreadMagazines* magazines;  // Allocated on first use.
+  bool exited;                 // Thread exit has returned the magazines.
+};
+ABSL_CONST_INIT thread_local ThreadCache thread_cache = {nullptr, false};
+
+// Gives a magazine's stacks back to its pool (deleting the pool if they were
+// the last) and frees the magazine for another pool.
+void Empty(Magazine& magazine) {
+  PoolState* pool = std::exchange(magazine.pool, nullptr);
+  const std::size_t count = std::exchange(magazine.count, 0);
+  if (count != 0 && pool->Release(magazine.stacks, count)) delete pool;
+}
+
+// Empties the magazines of pools that have lost their StackPool object and
+// forgets empty magazines (whose pool may be gone).
+void EmptyOrphans(ThreadMagazines& magazines) {
+  for (Magazine& magazine : magazines.magazines) {
+    if (magazine.count == 0) {
+      magazine.pool = nullptr;
+      continue;
+    }
+    bool orphaned;
+    {
+      SpinLockHolder lock(&magazine.pool->mu);
+      orphaned = magazine.pool->orphaned;
+    }
+    if (orphaned) Empty(magazine);
   }
-  // A PooledStack is going back.
-  static void Release(PoolState* state, PoolStackPlace stack) {
-    if (state->Release(stack)) delete state;
+}
+
+// Runs when a thread that has used magazines exits.
+struct ThreadExit {
+  ~ThreadExit() {
+    ThreadCache& cache = thread_cache;
+    // First, so that releases from here on (below, or in later thread_local
+    // destructors) go to the shared lists.
+    cache.exited = true;
+    std::unique_ptr<ThreadMagazines> magazines(
+        std::exchange(cache.magazines, nullptr));
+    if (magazines == nullptr) return;
+    for (Magazine& magazine : magazines->magazines) Empty(magazine);
   }
 };
 
+// This thread's magazines, with those of orphaned pools emptied; null if the
+// thread is exiting (or out of memory): the caller then uses the shared lists.
+ThreadMagazines* CurrentMagazines() {
+  ThreadCache& cache = thread_cache;
+  if (cache.magazines == nullptr) {
+    if (cache.exited) return nullptr;
+    cache.magazines = new (std::nothrow) ThreadMagazines;
+    if (cache.magazines == nullptr) return nullptr;
+    // Constructed here, once per thread; its destructor returns the stacks.
+    static thread_local ThreadExit thread_exit;
+    cache.magazines->seen_orphaned =
+        pools_orphaned.load(std::memory_order_acquire);
+    return cache.magazines;
+  }
+  ThreadMagazines& magazines = *cache.magazines;
+  // Read before looking at any pool: a pool orphaned after we looked bumps
+  // the count after this read, so we look again next time.
+  const std::uint64_t orphaned = pools_orphaned.load(std::memory_order_acquire);
+  if (magazines.seen_orphaned != orphaned) {
+    magazines.seen_orphaned = orphaned;
+    EmptyOrphans(magazines);
+  }
+  return &magazines;
+}
+
+// Whether the fast paths may use `magazines` without EmptyOrphans() first.
+bool UpToDate(const ThreadMagazines& magazines) {
+  return magazines.seen_orphaned ==
+         pools_orphaned.load(std::memory_order_relaxed);
+}
+
+// This thread's magazine for `pool` if it has one.
+Magazine* FindMagazine(ThreadMagazines& magazines, const PoolState* pool) {
+  for (std::size_t i = 0; i < kMagazinesPerThread; ++i) {
+    if (magazines.magazines[i].pool == pool) {
+      magazines.hint = i;
+      return &magazines.magazines[i];
+    }
+  }
+  return nullptr;
+}
+
+// A magazine for `pool`, which has none yet: a free one, else another pool's,
+// emptied.
+Magazine& ClaimMagazine(ThreadMagazines& magazines, PoolState* pool) {
+  std::size_t chosen = kMagazinesPerThread;
+  for (std::size_t i = 0; i < kMagazinesPerThread; ++i) {
+    if (magazines.magazines[i].count == 0) {
+      chosen = i;
+      break;
+    }
+  }
+  if (chosen == kMagazinesPerThread) {
+    chosen = magazines.next_victim;
+    magazines.next_victim = (chosen + 1) % kMagazinesPerThread;
+    Empty(magazines.magazines[chosen]);
+  }
+  Magazine& magazine = magazines.magazines[chosen];
+  magazine.pool = pool;
+  magazine.count = 0;
+  magazines.hint = chosen;
+  return magazine;
+}
+
+// A stack for the caller of `pool`'s StackPool::Acquire(), from this
+// thread's magazine or the shared lists; nullopt if a slab must be mapped.
+ABSL_ATTRIBUTE_NOINLINE std::optional<PoolStackPlace> AcquireSlow(
+    PoolState& pool) {
+  ThreadMagazines* magazines =
+      pool.magazine_capacity == 0 ? nullptr : CurrentMagazines();
+  if (magazines == nullptr) {
+    SpinLockHolder lock(&pool.mu);
+    return pool.Take();
+  }
+  Magazine* magazine = FindMagazine(*magazines, &pool);
+  if (magazine != nullptr && magazine->count != 0) {
+    return magazine->stacks[--magazine->count];
+  }
+  if (magazine == nullptr) magazine = &ClaimMagazine(*magazines, &pool);
+  SpinLockHolder lock(&pool.mu);
+  // One for the caller, and half a magazine for the next Acquire()s.
+  const std::size_t taken =
+      pool.TakeCached(magazine->stacks, pool.magazine_capacity / 2 + 1);
+  if (taken == 0) return pool.Take();
+  magazine->count = taken - 1;
+  return magazine->stacks[taken - 1];
+}
+
+// A PooledStack of `pool` is going back: onto this thread's magazine when
+// it has room, else to the shared lists.
+ABSL_ATTRIBUTE_NOINLINE void ReleaseSlow(PoolState* pool,
+                                         PoolStackPlace stack) {
+  ThreadMagazines* magazines =
+      pool->magazine_capacity == 0 ? nullptr : CurrentMagazines();
+  Magazine* magazine =
+      magazines == nullptr ? nullptr : FindMagazine(*magazines, pool);
+  if (magazines != nullptr && magazine == nullptr) {
+    // A new magazine only for a pool that still has its StackPool object:
+    // an orphan's stacks are never acquired again.
+    bool orphaned;
+    {
+      SpinLockHolder lock(&pool->mu);
+      orphaned = pool->orphaned;
+    }
+    if (!orphaned) magazine = &ClaimMagazine(*magazines, pool);
+  }
+  if (magazine == nullptr) {
+    if (pool->Release(&stack, 1)) delete pool;
+    return;
+  }
+  if (magazine->count == pool->magazine_capacity) {
+    // Full: the older half goes to the shared lists. `stack` is still live,
+    // so this cannot be the pool's last stack.
+    const std::size_t moved = (magazine->count + 1) / 2;
+    (void)pool->Release(magazine->stacks, moved);
+    std::copy(magazine->stacks + moved, magazine->stacks + magazine->count,
+              magazine->stacks);
+    magazine->count -= moved;
+  }
+  magazine->stacks[magazine->count++] = stack;
+}
+
+// The fast paths: this thread's most recently used magazine, if it is
+// `pool`'s, and nothing to give back to orphaned pools.
+std::optional<PoolStackPlace> Acquire(PoolState& pool) {
+  if (ThreadMagazines* magazines = thread_cache.magazines;
+      magazines != nullptr && UpToDate(*magazines)) {
+    Magazine& magazine = magazines->magazines[magazines->hint];
+    if (magazine.pool == &pool && magazine.count != 0) {
+      return magazine.stacks[--magazine.count];
+    }
+  }
+  return AcquireSlow(pool);
+}
+
+void Release(PoolState* pool, PoolStackPlace stack) {
+  if (ThreadMagazines* magazines = thread_cache.magazines;
+      magazines != nullptr && UpToDate(*magazines)) {
+    Magazine& magazine = magazines->magazines[magazines->hint];
+    if (magazine.pool == pool && magazine.count < pool->magazine_capacity) {
+      magazine.stacks[magazine.count++] = stack;
+      return;
+    }
+  }
+  ReleaseSlow(pool, stack);
+}
+
+// The StackPool object is going away: this thread's magazine goes back
+// first, then whichever of it and the live stacks is last deletes the state.
+void Orphan(PoolState* pool) {
+  if (ThreadMagazines* magazines = thread_cache.magazines;
+      magazines != nullptr) {
+    if (Magazine* magazine = FindMagazine(*magazines, pool)) Empty(*magazine);
+  }
+  if (pool->Orphan()) {
+    delete pool;
+  } else {
+    // Other threads' magazines may hold its stacks.
+    pools_orphaned.fetch_add(1, std::memory_order_release);
+  }
+}
+
+// The rest of StackPool::Acquire(), out of line so that its fast path stays
+// small: the error for a moved-from pool (null `pool`), or a new slab.
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<PoolStackPlace> AcquireFromNewSlab(
+    PoolState* pool) {
+  if (pool == nullptr) {
+    return absl::FailedPreconditionError(
+        "StackPool::Acquire() on a moved-from StackPool");
+  }
+  // Mapped without the lock: installing a slab's guards takes hundreds
+  // of system calls, and other threads may meanwhile reuse released stacks.
+  absl::StatusOr<std::unique_ptr<Slab>> slab =
+      pool->MapSlab(pool->AcquireContext());
+  if (!slab.ok()) return slab.status();
+  SpinLockHolder lock(&pool->mu);
+  pool->AddSlab(*std::move(slab));
+  // Cannot fail: the new slab has at least one cold stack.
+  return *pool->Take();
+}
+
+// This thread's magazine's stacks of `pool`.
+std::size_t NumInMagazine(const PoolState* pool) {
+  ThreadMagazines* magazines = thread_cache.magazines;
+  if (magazines == nullptr) return 0;
+  for (const Magazine& magazine : magazines->magazines) {
+    if (magazine.pool == pool) return magazine.count;
+  }
+  return 0;
+}
+
+}  // namespace
 }  // namespace stack_internal
 
 using stack_internal::GuardedLayout;
-using stack_internal::LastOneOutDeletes;
 using stack_internal::PoolStackPlace;
 using stack_internal::PoolState;
 using stack_internal::Slab;
@@ -267,31 +583,19 @@ StackPool& StackPool::operator=(StackPool&& other) noexcept {
 }
 
 StackPool::~StackPool() {
-  if (state_ != nullptr) LastOneOutDeletes::Orphan(state_);
+  if (state_ != nullptr) stack_internal::Orphan(state_);
 }
 
 absl::StatusOr<PooledStack> StackPool::Acquire() {
-  if (state_ == nullptr) {
-    return absl::FailedPreconditionError(
-        "StackPool::Acquire() on a moved-from StackPool");
-  }
-  PoolState& state = *state_;
-  {
-    stack_internal::SpinLockHolder lock(&state.mu);
-    if (std::optional<PoolStackPlace> slot = state.Take()) {
-      return PooledStack(state_, slot->slab, slot->limit, state.stack_size);
+  if (state_ != nullptr) {
+    if (std::optional<PoolStackPlace> slot = stack_internal::Acquire(*state_)) {
+      return PooledStack(state_, slot->slab, slot->limit, state_->stack_size);
     }
   }
-  // Mapped without the lock: installing a slab's guards takes hundreds
-  // of system calls, and other threads may meanwhile reuse released stacks.
-  absl::StatusOr<std::unique_ptr<Slab>> slab =
-      state.MapSlab(state.AcquireContext());
-  if (!slab.ok()) return slab.status();
-  stack_internal::SpinLockHolder lock(&state.mu);
-  state.AddSlab(*std::move(slab));
-  // Cannot fail: the new slab has at least one cold stack.
-  PoolStackPlace slot = *state.Take();
-  return PooledStack(state_, slot.slab, slot.limit, state.stack_size);
+  absl::StatusOr<PoolStackPlace> slot =
+      stack_internal::AcquireFromNewSlab(state_);
+  if (!slot.ok()) return slot.status();
+  return PooledStack(state_, slot->slab, slot->limit, state_->stack_size);
 }
 
 std::size_t StackPool::stack_size() const {
@@ -300,8 +604,12 @@ std::size_t StackPool::stack_size() const {
 
 std::size_t StackPool::NumCached() const {
   if (state_ == nullptr) return 0;
-  stack_internal::SpinLockHolder lock(&state_->mu);
-  return state_->cached.size();
+  std::size_t shared;
+  {
+    stack_internal::SpinLockHolder lock(&state_->mu);
+    shared = state_->cached.size();
+  }
+  return shared + stack_internal::NumInMagazine(state_);
 }
 
 bool StackPool::GuardPagesAreMappingFree() {
@@ -329,7 +637,7 @@ PooledStack::~PooledStack() { Release(); }
 
 void PooledStack::Release() {
   if (limit_ == nullptr) return;
-  LastOneOutDeletes::Release(pool_, PoolStackPlace{slab_, limit_});
+  stack_internal::Release(pool_, PoolStackPlace{slab_, limit_});
   pool_ = nullptr;
   slab_ = nullptr;
   limit_ = nullptr;

@@ -4,8 +4,9 @@
 // `Acquire()` hands out a `PooledStack` (a guarded `Stack`, like `OsStack`);
 // destroying it returns the memory to the pool, and the next `Acquire()` gets
 // the most recently returned stack back, still warm in cache and page tables.
-// In the steady state neither Acquire nor release makes a system call. Safe to
-// use from any number of threads.
+// In the steady state neither Acquire nor release makes a system call, and
+// on a thread that acquires and releases in turn neither takes a lock either
+// (see "Per-thread caches" below). Safe to use from any number of threads.
 //
 //   absl::StatusOr<fringe::StackPool> pool =
 //       fringe::StackPool::Create(16 * 1024, /*max_cached=*/64);
@@ -28,11 +29,29 @@
 // splits each slab into two mappings per stack, like OsStack. Either way a
 // guard costs address space, not memory.
 //
+// Per-thread caches: each thread keeps the stacks it releases in a small
+// cache of its own per pool (a "magazine" of up to kMaxCachedPerThread
+// stacks, fewer if max_cached is smaller, none if it is 0), and Acquire()
+// takes from the calling thread's cache first, most recently released first.
+// So a thread that acquires and releases in turn takes no lock, makes no
+// atomic read-modify-write and no system call. Only an empty cache (Acquire)
+// or a full one (release) takes the pool's lock, and then moves half a cache
+// from or to the pool's shared list at once. A stack may be released on any
+// thread: it goes to the releasing thread's cache. A thread caches the stacks
+// of up to 4 pools at a time; a further pool's stacks displace another
+// pool's, which go back to that pool's shared list.
+//
 // Lifetime: every PooledStack keeps the pool's state alive, so stacks may
 // outlive the StackPool object that handed them out; the memory is unmapped
-// when the pool and all its stacks are gone. (The count of live stacks is
-// kept under the pool's lock, which acquire and release take anyway, so the
-// ownership costs no atomic operation of its own.)
+// when the pool and all its stacks are gone. Stacks in a thread's cache
+// count as stacks too, until they go back to the shared list: when their
+// thread exits; and once the StackPool object is destroyed, at once for the
+// destroying thread's cache and, for any other thread's, when that thread
+// next acquires or releases a stack of any pool, or exits. A thread that
+// does neither keeps its cached stacks of a destroyed pool, and so the
+// pool's memory, mapped. (The count of stacks is kept under the pool's lock,
+// which the slow paths take anyway, so the ownership costs no atomic
+// operation of its own.)
 
 #ifndef FRINGE_STACK_STACK_POOL_H_
 #define FRINGE_STACK_STACK_POOL_H_
@@ -99,13 +118,21 @@ static_assert(Stack<PooledStack>);
 
 class StackPool {
  public:
+  // Stacks a thread keeps in its own cache of a pool, at most (see the top of
+  // this file). Windows has no per-thread caches.
+  static constexpr std::size_t kMaxCachedPerThread = 8;
+
   // A pool of stacks with `stack_size` usable bytes each (rounded up to whole
-  // pages), keeping up to `max_cached` released stacks warm for reuse; memory
-  // of stacks released beyond that is given back to the system
-  // (MADV_DONTNEED) while the address range stays reserved for later
-  // Acquire()s. Each stack has `guard_size` bytes of guard below it, rounded
-  // up to whole pages. Maps the first slab right away, so errors show up
-  // here, as for OsStack::Create:
+  // pages), keeping up to `max_cached` released stacks warm for reuse in its
+  // shared list, plus up to min(kMaxCachedPerThread, max_cached) in each
+  // thread's own cache; memory of stacks released beyond that is given back
+  // to the system (MADV_DONTNEED) while the address range stays reserved for
+  // later Acquire()s. So at most max_cached + T * min(kMaxCachedPerThread,
+  // max_cached) released stacks stay resident, with T the number of threads
+  // that have released stacks of this pool; max_cached = 0 keeps none. Each
+  // stack has `guard_size` bytes of guard below it, rounded up to whole pages.
+  // Maps the first slab right away, so errors show up here, as for
+  // OsStack::Create:
   //   InvalidArgumentError   `stack_size` or `guard_size` is 0, or their sum
   //                          overflows once rounded.
   //   ResourceExhaustedError mmap or a guard's madvise/mprotect failed
@@ -123,13 +150,17 @@ class StackPool {
   StackPool& operator=(StackPool&& other) noexcept;
   ~StackPool();
 
-  // The most recently released stack if one is cached, else a fresh one
-  // (mapping a new slab when all are in use). Errors as for Create.
+  // The stack most recently released on this thread if its cache holds one,
+  // else the most recently released one from the shared list, else a fresh
+  // one (mapping a new slab when all are in use). Errors as for Create.
   absl::StatusOr<PooledStack> Acquire();
 
   // Usable bytes of every stack of this pool.
   std::size_t stack_size() const;
-  // Released stacks currently kept warm (at most max_cached).
+  // Released stacks kept warm that the calling thread can get back: those in
+  // the shared list (at most max_cached) plus those in the calling thread's
+  // own cache of this pool (at most min(kMaxCachedPerThread, max_cached)).
+  // Other threads' caches are theirs alone and not counted.
   std::size_t NumCached() const;
 
   // Whether this kernel supports MADV_GUARD_INSTALL, i.e. whether guards

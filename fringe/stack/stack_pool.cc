@@ -616,25 +616,6 @@ bool StackPool::GuardPagesAreMappingFree() {
   return stack_internal::GuardsAreMappingFree();
 }
 
-PooledStack::PooledStack(PooledStack&& other) noexcept
-    : pool_(std::exchange(other.pool_, nullptr)),
-      slab_(std::exchange(other.slab_, nullptr)),
-      limit_(std::exchange(other.limit_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
-
-PooledStack& PooledStack::operator=(PooledStack&& other) noexcept {
-  if (this != &other) {
-    Release();
-    pool_ = std::exchange(other.pool_, nullptr);
-    slab_ = std::exchange(other.slab_, nullptr);
-    limit_ = std::exchange(other.limit_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-
-PooledStack::~PooledStack() { Release(); }
-
 void PooledStack::Release() {
   if (limit_ == nullptr) return;
   stack_internal::Release(pool_, PoolStackPlace{slab_, limit_});

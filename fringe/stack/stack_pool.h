@@ -76,11 +76,21 @@ class PooledStack {
  public:
   // Move-only. A moved-from PooledStack holds nothing: base() and limit() are
   // null, size() is 0, and destroying it returns nothing to the pool.
-  PooledStack(PooledStack&& other) noexcept;
-  PooledStack& operator=(PooledStack&& other) noexcept;
+  // Inline, as OsStack's (os_stack.h): a generator moves its stack four
+  // times.
+  PooledStack(PooledStack&& other) noexcept { TakeFrom(other); }
+  PooledStack& operator=(PooledStack&& other) noexcept {
+    if (this != &other) {
+      if (Owns()) Release();
+      TakeFrom(other);
+    }
+    return *this;
+  }
   PooledStack(const PooledStack&) = delete;
   PooledStack& operator=(const PooledStack&) = delete;
-  ~PooledStack();
+  ~PooledStack() {
+    if (Owns()) Release();
+  }
 
   void* base() const { return limit_ == nullptr ? nullptr : limit_ + size_; }
   void* limit() const { return limit_; }
@@ -92,7 +102,21 @@ class PooledStack {
   PooledStack(stack_internal::PoolState* pool, stack_internal::Slab* slab,
               std::byte* limit, std::size_t size)
       : pool_(pool), slab_(slab), limit_(limit), size_(size) {}
-  void Release();
+  void Release();  // Gives the stack back; leaves *this moved-from.
+  void TakeFrom(PooledStack& other) {
+    pool_ = std::exchange(other.pool_, nullptr);
+    slab_ = std::exchange(other.slab_, nullptr);
+    limit_ = std::exchange(other.limit_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+#if defined(_WIN32)
+    fiber_ = std::exchange(other.fiber_, nullptr);
+#endif
+  }
+#if defined(_WIN32)
+  bool Owns() const { return fiber_ != nullptr; }
+#else
+  bool Owns() const { return limit_ != nullptr; }
+#endif
 
   stack_internal::PoolState* pool_ = nullptr;  // Alive while we are.
   stack_internal::Slab* slab_ = nullptr;

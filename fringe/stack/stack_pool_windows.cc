@@ -158,27 +158,6 @@ std::size_t StackPool::NumCached() const {
 // Windows guards a fiber's stack itself; no mapping per guard.
 bool StackPool::GuardPagesAreMappingFree() { return true; }
 
-PooledStack::PooledStack(PooledStack&& other) noexcept
-    : pool_(std::exchange(other.pool_, nullptr)),
-      slab_(std::exchange(other.slab_, nullptr)),
-      limit_(std::exchange(other.limit_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      fiber_(std::exchange(other.fiber_, nullptr)) {}
-
-PooledStack& PooledStack::operator=(PooledStack&& other) noexcept {
-  if (this != &other) {
-    Release();
-    pool_ = std::exchange(other.pool_, nullptr);
-    slab_ = std::exchange(other.slab_, nullptr);
-    limit_ = std::exchange(other.limit_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    fiber_ = std::exchange(other.fiber_, nullptr);
-  }
-  return *this;
-}
-
-PooledStack::~PooledStack() { Release(); }
-
 void PooledStack::Release() {
   if (fiber_ == nullptr) return;
   if (pool_->Release(fiber_)) delete pool_;

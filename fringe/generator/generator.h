@@ -581,13 +581,17 @@ class Generator {
     }
     word = SwitchIn(word);
     if (__builtin_expect(word <= generator_internal::kLastEndingWord, 0)) {
+      if (word == generator_internal::kReturnedWord) {
+        phase_.store(Phase::kFinished, kRelaxed);
+        return word;
+      }
       return Ended(word);
     }
     phase_.store(Phase::kSuspended, kRelaxed);
     return word;
   }
 
-  // The body returned, threw, overflowed or exited the thread.
+  // The body threw, overflowed or exited the thread.
   [[gnu::noinline]] std::uintptr_t Ended(std::uintptr_t word) {
     phase_.store(Phase::kFinished, kRelaxed);
 #if defined(__cpp_exceptions)
@@ -675,9 +679,12 @@ class Generator {
   }
 
   // Unwinds a suspended body, then destroys the body and releases the
-  // hooks; the stack itself is freed by the member's destructor.
+  // hooks; the stack itself is freed by the member's destructor. The check
+  // inline: a generator that was moved from or unwrapped has nothing to do.
   void Release() {
-    if (control_ == nullptr) return;
+    if (control_ != nullptr) ReleaseControl();
+  }
+  [[gnu::noinline]] void ReleaseControl() {
     Phase phase = phase_.load(kRelaxed);
     if (phase == Phase::kRunning) {
       generator_internal::Fatal("Generator destroyed while it is running");

@@ -48,10 +48,18 @@
 // can name them (dladdr sees only the dynamic symbol table).
 namespace fringe::report_test {
 
-// Like Recurse below.
+// Like Recurse below, but the overflow always faults in the function's
+// body: it reads the bytes below its frame first, where the next call's
+// prologue will push. arm32's unwind tables (EHABI) describe a function
+// after its prologue, so from a fault on a prologue's push libgcc cannot
+// step out of the signal frame and the backtrace ends there; which
+// instruction meets the guard depends on where the frames start, which
+// stack colouring varies (generator/internal/control.h).
 ABSL_ATTRIBUTE_NOINLINE int Recurse(int depth) {
   volatile char frame[64];
   frame[0] = static_cast<char>(depth);
+  (void)*reinterpret_cast<volatile char*>(
+      reinterpret_cast<std::uintptr_t>(&frame[0]) - 16);
   if (depth < 0) return 0;
   return Recurse(depth + 1) + frame[0];
 }

@@ -770,7 +770,9 @@ TEST(StackPool, SeveralPoolsOnOneThreadEachGetTheirOwnStacksBack) {
       SCOPED_TRACE(testing::Message() << "round " << round << " pool " << i);
       PooledStack stack = MustAcquire(pools[i]);
       EXPECT_EQ(stack.size(), (i + 1) * kPage);
-      if (last[i] != nullptr) EXPECT_EQ(stack.limit(), last[i]);  // Warm.
+      if (last[i] != nullptr) {
+        EXPECT_EQ(stack.limit(), last[i]);  // Warm.
+      }
       last[i] = stack.limit();
       ExpectEndsWritable(stack);
     }

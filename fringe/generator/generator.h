@@ -629,7 +629,7 @@ class Generator {
 
   // Inlined into Resume(): as a call (gcc's choice, as Release() calls it
   // too) it cost the five callee-saved registers' pushes and pops per resume.
-  [[gnu::always_inline]] std::uintptr_t SwitchIn(std::uintptr_t word) {
+  [[FRINGE_SWITCH_IN_INLINE]] std::uintptr_t SwitchIn(std::uintptr_t word) {
     std::uintptr_t thread = arch_internal::ThreadPointer();
     if (__builtin_expect(thread != thread_, 0)) AdoptThread(thread);
     phase_.store(Phase::kRunning, kRelaxed);

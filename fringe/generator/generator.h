@@ -546,8 +546,8 @@ class Generator {
   // always_inline too: out of line, the iterator's generator pointer came
   // back from a call, and every ++ loaded each field through it (0.5 ns per
   // step, BM_FringeIterate vs BM_FringeIterateWithResume).
-  [[gnu::always_inline]] Iterator begin() requires(
-      std::is_void_v<Input> && !std::is_void_v<Output>) {
+  [[gnu::always_inline]] Iterator begin() requires(std::is_void_v<Input> &&
+                                                   !std::is_void_v<Output>) {
     Advance();
     return Iterator(this);
   }

@@ -107,8 +107,11 @@ inline std::size_t MinimumStackRoom() {
 // starts its control block and frames one of 16 cache lines lower, picked
 // from its stack's page number by Fibonacci hashing (a pool's stacks are an
 // even stride apart, which a plain modulo would map to few colours). Per
-// resume in BM_FringeResumeRoundRobin (generator_benchmark), before -> after:
-// 1,000 generators 22.5 -> 12.6 ns, 10,000 50.5 -> 41.9 ns, 100 11.0 -> 10.5.
+// resume in BM_FringeResumeRoundRobin (generator_benchmark), both builds
+// with -falign-functions=64 (code layout alone moved the 10,000 case by up
+// to 40% between builds): 1,000 generators 22.4-24.0 -> 13.2-14.2 ns; 100
+// (11 ns) and 10,000 (about 50 ns, bound by TLB misses: each stack top is a
+// page of its own) unchanged.
 // A stack with no room to spare beyond the minimum is not coloured.
 inline constexpr std::uintptr_t kColourLine = 64;
 inline std::uintptr_t StackColour(std::uintptr_t base) {

@@ -386,10 +386,19 @@ class Generator {
     }
     // Colouring (control.h), where the stack has room to spare for it.
     const std::uintptr_t colour = generator_internal::StackColour(base);
-    if (frames_base - limit >= generator_internal::kSurelyEnoughRoom + colour ||
+    constexpr std::uintptr_t kLine = generator_internal::kColourLine;
+    if (frames_base - limit >=
+            generator_internal::kSurelyEnoughRoom + colour + kLine ||
         frames_base - limit >=
-            generator_internal::MinimumStackRoom() + colour) {
-      frames_base = (frames_base - colour) & ~(std::uintptr_t{kAlign} - 1);
+            generator_internal::MinimumStackRoom() + colour + kLine) {
+      frames_base -= colour;
+      if constexpr (kAlign <= kLine / 2) {
+        // Half a line in: the link slot (frames_base - kLinkSlotOffset) and
+        // the control block's hot fields then share one cache line.
+        frames_base = ((frames_base - kLine / 2) & ~(kLine - 1)) + kLine / 2;
+      } else {
+        frames_base &= ~(std::uintptr_t{kAlign} - 1);
+      }
     }
     auto* control =
         ::new (reinterpret_cast<void*>(frames_base)) C(std::forward<F>(body));

@@ -568,7 +568,8 @@ class Generator {
  private:
   // always_inline down to the switch (ResumeWith, Run, SwitchIn): gcc counts
   // the switch's assembly as many instructions and kept each level a call,
-  // which cost 0.5-1 ns per resume here. (Advance too, for ++.)
+  // which cost 1.3 ns per resume here (BM_FringeResume 6.85 -> 5.54 ns).
+  // (Advance too, for ++.)
   [[gnu::always_inline]] ResumeResult ResumeWith(std::uintptr_t word) {
     word = Run(word);
     if (word == generator_internal::kReturnedWord) return ResumeResult();

@@ -116,8 +116,8 @@ inline std::size_t MinimumStackRoom() {
 // resume in BM_FringeResumeRoundRobin (generator_benchmark), both builds
 // with -falign-functions=64 (code layout alone moved the 10,000 case by up
 // to 40% between builds): 1,000 generators 22.4-24.0 -> 13.2-14.2 ns; 100
-// (11 ns) and 10,000 (about 50 ns, bound by TLB misses: each stack top is a
-// page of its own) unchanged.
+// (11 ns) and 10,000 (about 50 ns, bound by page walks and the L2's size:
+// each stack top is a page of its own) unchanged.
 // A stack with no room to spare beyond the minimum is not coloured.
 inline constexpr std::uintptr_t kColourLine = 64;
 inline std::uintptr_t StackColour(std::uintptr_t base) {

@@ -374,8 +374,7 @@ class Generator {
     std::uintptr_t frames_base =
         (base - kTop - sizeof(C)) & ~(std::uintptr_t{kAlign} - 1);
     if (base < limit + kTop + sizeof(C) + kAlign ||
-        (frames_base - limit < generator_internal::kSurelyEnoughRoom &&
-         frames_base - limit < generator_internal::MinimumStackRoom())) {
+        !generator_internal::HasRoom(frames_base - limit, 0)) {
       generator_internal::Fatal(
           "Generator: the stack is too small: %zu bytes, %zu needed (%zu for "
           "the body object and fringe's control block, %zu for its first "
@@ -387,10 +386,7 @@ class Generator {
     // Colouring (control.h), where the stack has room to spare for it.
     const std::uintptr_t colour = generator_internal::StackColour(base);
     constexpr std::uintptr_t kLine = generator_internal::kColourLine;
-    if (frames_base - limit >=
-            generator_internal::kSurelyEnoughRoom + colour + kLine ||
-        frames_base - limit >=
-            generator_internal::MinimumStackRoom() + colour + kLine) {
+    if (generator_internal::HasRoom(frames_base - limit, colour + kLine)) {
       frames_base -= colour;
       if constexpr (kAlign <= kLine / 2) {
         // Half a line in: the link slot (frames_base - kLinkSlotOffset) and

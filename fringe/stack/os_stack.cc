@@ -46,7 +46,6 @@ std::size_t OsStack::ScaledForSanitizers(std::size_t size) {
 }
 
 void OsStack::Release() {
-  if (limit_ == nullptr) return;
   // Before munmap: a later mapping at this address is not our guard.
   UnregisterGuard(limit_ - guard_size_);
   stack_internal::UnmapGuarded(limit_ - guard_size_,

@@ -85,7 +85,7 @@ class OsStack {
  private:
   OsStack(std::byte* limit, std::size_t size, std::size_t guard_size)
       : limit_(limit), size_(size), guard_size_(guard_size) {}
-  void Release();  // Unmaps; leaves *this moved-from.
+  void Release();  // Only if Owns(): unmaps; leaves *this moved-from.
   void TakeFrom(OsStack& other) {
     limit_ = std::exchange(other.limit_, nullptr);
     size_ = std::exchange(other.size_, 0);

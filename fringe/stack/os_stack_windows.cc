@@ -32,7 +32,6 @@ absl::StatusOr<OsStack> OsStack::Create(std::size_t size,
 std::size_t OsStack::DefaultSize() { return std::size_t{64} << 10; }
 
 void OsStack::Release() {
-  if (fiber_ == nullptr) return;
   stack_internal::FiberStack::Destroy(fiber_);
   fiber_ = nullptr;
   limit_ = nullptr;

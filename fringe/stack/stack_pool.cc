@@ -617,7 +617,6 @@ bool StackPool::GuardPagesAreMappingFree() {
 }
 
 void PooledStack::Release() {
-  if (limit_ == nullptr) return;
   stack_internal::Release(pool_, PoolStackPlace{slab_, limit_});
   pool_ = nullptr;
   slab_ = nullptr;

@@ -102,7 +102,8 @@ class PooledStack {
   PooledStack(stack_internal::PoolState* pool, stack_internal::Slab* slab,
               std::byte* limit, std::size_t size)
       : pool_(pool), slab_(slab), limit_(limit), size_(size) {}
-  void Release();  // Gives the stack back; leaves *this moved-from.
+  void Release();  // Only if Owns(): gives the stack back; leaves *this
+                   // moved-from.
   void TakeFrom(PooledStack& other) {
     pool_ = std::exchange(other.pool_, nullptr);
     slab_ = std::exchange(other.slab_, nullptr);

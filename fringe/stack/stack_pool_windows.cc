@@ -159,7 +159,6 @@ std::size_t StackPool::NumCached() const {
 bool StackPool::GuardPagesAreMappingFree() { return true; }
 
 void PooledStack::Release() {
-  if (fiber_ == nullptr) return;
   if (pool_->Release(fiber_)) delete pool_;
   pool_ = nullptr;
   slab_ = nullptr;

@@ -126,6 +126,13 @@ inline std::uintptr_t StackColour(std::uintptr_t base) {
          kColourLine;
 }
 
+// Whether `room` bytes for the body's frames leave `spare` bytes over the
+// minimum. Stacks of kSurelyEnoughRoom never ask MinimumStackRoom().
+inline bool HasRoom(std::size_t room, std::size_t spare) {
+  return room >= kSurelyEnoughRoom + spare ||
+         room >= MinimumStackRoom() + spare;
+}
+
 template <typename F>
 constexpr std::size_t ControlAlignment() {
   return alignof(Control<F>) > kStackAlignment ? alignof(Control<F>)

@@ -68,6 +68,18 @@
 
 namespace fringe::generator_internal {
 
+#if defined(FRINGE_USE_VALGRIND)
+// Whether the process runs under valgrind, asked once: a process cannot
+// come under valgrind later. Natively each client request is a sequence of
+// rotates and an xchg on an argument block in memory; registering and
+// deregistering every stack that way cost 1.5-3.5 ns per generator here
+// (BM_FringeCallOnGivenStack 21.0-21.4 vs 17.8-19.5 ns without them).
+inline bool OnValgrind() {
+  static const bool on_valgrind = RUNNING_ON_VALGRIND != 0;
+  return on_valgrind;
+}
+#endif
+
 class SwitchHooks {
  public:
   // Generator creation and release, on the owner's side.
@@ -78,7 +90,7 @@ class SwitchHooks {
                                      static_cast<char*>(limit));
 #endif
 #if defined(FRINGE_USE_VALGRIND)
-    valgrind_id_ = VALGRIND_STACK_REGISTER(limit, base);
+    if (OnValgrind()) valgrind_id_ = VALGRIND_STACK_REGISTER(limit, base);
 #endif
 #if defined(FRINGE_TSAN)
     fiber_ = __tsan_create_fiber(0);
@@ -86,7 +98,7 @@ class SwitchHooks {
   }
   void OnRelease() {
 #if defined(FRINGE_USE_VALGRIND)
-    VALGRIND_STACK_DEREGISTER(valgrind_id_);
+    if (OnValgrind()) VALGRIND_STACK_DEREGISTER(valgrind_id_);
 #endif
 #if defined(FRINGE_TSAN)
     __tsan_destroy_fiber(fiber_);

@@ -30,7 +30,6 @@ root="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 out="${TEST_TMPDIR}/program"
 echo "building: $clang $* $program $arch_source"
 "$clang" "$@" -O2 -std=c++20 -I"$root" "$root/$program" "$root/$arch_source" \
-  "$root/$(dirname "$arch_source")/init_stack.cc" \
   -o "$out"
 sysroot="/usr/$("$clang" "$@" -print-target-triple | sed 's/-unknown//')"
 echo "running: $qemu -cpu $qemu_cpu -L $sysroot $out"

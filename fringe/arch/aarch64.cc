@@ -120,21 +120,19 @@ const char* GcsProblem(int prctl_result, int prctl_errno,
          "GLIBC_TUNABLES=glibc.cpu.aarch64_gcs=0).";
 }
 
-namespace {
-
 // Whether the process has passed the check. Relaxed: a racing second check
 // just asks the kernel again.
 std::atomic<bool> gcs_checked{false};
+
+namespace {
+
 // Set by SetGcsStatusForTesting: the status word to use instead of prctl's.
 std::atomic<bool> gcs_status_forced{false};
 std::atomic<unsigned long> forced_gcs_status{0};
 
 }  // namespace
 
-void CheckProcessCanSwitch() {
-  if (gcs_checked.load(std::memory_order_relaxed)) [[likely]] {
-    return;
-  }
+[[gnu::cold]] void CheckGcs() {
   unsigned long status = 0;
   int result = 0;
   int error = 0;

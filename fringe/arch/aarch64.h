@@ -48,6 +48,7 @@
 #ifndef FRINGE_ARCH_AARCH64_H_
 #define FRINGE_ARCH_AARCH64_H_
 
+#include <atomic>
 #include <cstdint>
 
 namespace fringe::arch_internal {
@@ -62,8 +63,15 @@ inline constexpr std::uintptr_t kEntryFramePointerAboveLinkSlot = 0;
 #if __STDC_HOSTED__ && defined(__linux__)
 #define FRINGE_AARCH64_CHECKS_GCS 1
 
-// Aborts with one line if GCS is on; asks the kernel once.
-void CheckProcessCanSwitch();
+// Aborts with one line if GCS is on; asks the kernel once. Inline: after the
+// first call, one relaxed load.
+extern std::atomic<bool> gcs_checked;
+void CheckGcs();
+inline void CheckProcessCanSwitch() {
+  if (!gcs_checked.load(std::memory_order_relaxed)) [[unlikely]] {
+    CheckGcs();
+  }
+}
 
 // The reason fringe cannot run, given what prctl(PR_GET_SHADOW_STACK_STATUS)
 // returned, the errno it set and the status word it wrote; nullptr if it

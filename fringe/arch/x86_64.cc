@@ -97,9 +97,6 @@ constexpr std::uint64_t kArchShstkShstk = 1;  // Bit 0: shadow stack enabled.
 // Not a status word: no test override is pending.
 constexpr std::uint64_t kNoStatusOverride = ~std::uint64_t{0};
 
-// Set once InitStack has found shadow stacks off; a relaxed load on every
-// later call. Racing first calls both ask the kernel, harmlessly.
-std::atomic<bool> shadow_stacks_checked{false};
 std::atomic<std::uint64_t> status_override{kNoStatusOverride};
 
 std::uint64_t ShadowStackStatus() {
@@ -116,7 +113,13 @@ std::uint64_t ShadowStackStatus() {
   return status;
 }
 
-[[gnu::cold, gnu::noinline]] void CheckShadowStacks() {
+}  // namespace
+
+// Set once InitStack has found shadow stacks off; a relaxed load on every
+// later call. Racing first calls both ask the kernel, harmlessly.
+std::atomic<bool> shadow_stacks_checked{false};
+
+[[gnu::cold]] void CheckShadowStacks() {
   if (const char* problem = ShadowStackProblem(ShadowStackStatus())) {
     std::fprintf(stderr, "fringe: %s\n", problem);
     std::fflush(stderr);
@@ -124,8 +127,6 @@ std::uint64_t ShadowStackStatus() {
   }
   shadow_stacks_checked.store(true, std::memory_order_relaxed);
 }
-
-}  // namespace
 
 const char* ShadowStackProblem(std::uint64_t status) {
   if ((status & kArchShstkShstk) == 0) return nullptr;
@@ -138,12 +139,6 @@ const char* ShadowStackProblem(std::uint64_t status) {
 void SetShadowStackStatusForTesting(std::uint64_t status) {
   status_override.store(status);
   shadow_stacks_checked.store(false);
-}
-
-void CheckProcessCanSwitch() {
-  if (!shadow_stacks_checked.load(std::memory_order_relaxed)) {
-    CheckShadowStacks();
-  }
 }
 
 }  // namespace fringe::arch_internal

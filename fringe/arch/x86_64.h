@@ -26,6 +26,7 @@
 #ifndef FRINGE_ARCH_X86_64_H_
 #define FRINGE_ARCH_X86_64_H_
 
+#include <atomic>
 #include <cstdint>
 
 namespace fringe::arch_internal {
@@ -41,8 +42,14 @@ inline constexpr std::uintptr_t kEntryFramePointerAboveLinkSlot = 0;
 // it with -fcf-protection=branch, so the linker clears the property for the
 // whole program), and InitStack, on the process's first call, asks the kernel
 // (arch_prctl(ARCH_SHSTK_STATUS)) and aborts with a one-line message if they
-// are on nevertheless:
-void CheckProcessCanSwitch();
+// are on nevertheless. Inline: after the first call, one relaxed load.
+extern std::atomic<bool> shadow_stacks_checked;
+void CheckShadowStacks();
+inline void CheckProcessCanSwitch() {
+  if (!shadow_stacks_checked.load(std::memory_order_relaxed)) [[unlikely]] {
+    CheckShadowStacks();
+  }
+}
 
 // For tests: the message InitStack dies with for `status`, the word
 // ARCH_SHSTK_STATUS fills in; nullptr when fringe can run.

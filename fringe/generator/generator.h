@@ -332,7 +332,31 @@ class Generator {
   // Input = void. Only stacks with a guard page (kIsGuardedStack<S>).
   template <typename F>
   Generator(S stack, F&& body)
-      : Generator(kUnguarded, std::move(stack), std::forward<F>(body)) {
+      : Generator(Construct(), /*migratable=*/false, std::move(stack),
+                  std::forward<F>(body)) {
+    CheckGuarded();
+  }
+
+  // May be resumed from any thread, one at a time (see kMigratable).
+  template <typename F>
+  Generator(MigratableTag, S stack, F&& body)
+      : Generator(Construct(), /*migratable=*/true, std::move(stack),
+                  std::forward<F>(body)) {
+    CheckGuarded();
+  }
+
+  // Accepts any Stack, guarded or not.
+  template <typename F>
+  Generator(UnguardedTag, MigratableTag, S stack, F&& body)
+      : Generator(Construct(), /*migratable=*/true, std::move(stack),
+                  std::forward<F>(body)) {}
+  template <typename F>
+  Generator(UnguardedTag, S stack, F&& body)
+      : Generator(Construct(), /*migratable=*/false, std::move(stack),
+                  std::forward<F>(body)) {}
+
+ private:
+  static constexpr void CheckGuarded() {
     static_assert(kIsGuardedStack<S>,
                   "fringe::Generator: this stack type has no guard page, so a "
                   "stack overflow would silently corrupt memory. Use a guarded "
@@ -340,21 +364,13 @@ class Generator {
                   "Generator(fringe::kUnguarded, stack, body).");
   }
 
-  // May be resumed from any thread, one at a time (see kMigratable).
+  // What every public constructor delegates to. The stack by reference: each
+  // delegation by value moved it once more (and checked the moved-from one
+  // on destruction).
+  struct Construct {};
   template <typename F>
-  Generator(MigratableTag, S stack, F&& body)
-      : Generator(std::move(stack), std::forward<F>(body)) {
-    migratable_ = true;
-  }
-
-  // Accepts any Stack, guarded or not.
-  template <typename F>
-  Generator(UnguardedTag, MigratableTag, S stack, F&& body)
-      : Generator(kUnguarded, std::move(stack), std::forward<F>(body)) {
-    migratable_ = true;
-  }
-  template <typename F>
-  Generator(UnguardedTag, S stack, F&& body) : stack_(std::move(stack)) {
+  Generator(Construct, bool migratable, S&& stack, F&& body)
+      : stack_(std::move(stack)), migratable_(migratable) {
     using Body = std::decay_t<F>;
     if constexpr (std::is_void_v<Input>) {
       static_assert(std::is_invocable_v<Body&, Yielder<Input, Output>&>,
@@ -404,9 +420,14 @@ class Generator {
     *generator_internal::RecordOf(stack_.base()) = {
         generator_internal::kStackRecordMagic, &control->tools};
     control_ = control;
-    release_control_ = [](generator_internal::ControlBase* c) {
-      static_cast<C*>(c)->~C();
-    };
+    // None for a body that needs no destructor (a lambda capturing
+    // references and scalars): the block's other member with one, the
+    // exception_ptr, is always null by then (Ended() takes it).
+    if constexpr (!std::is_trivially_destructible_v<Body>) {
+      release_control_ = [](generator_internal::ControlBase* c) {
+        static_cast<C*>(c)->~C();
+      };
+    }
     frames_base_ = reinterpret_cast<void*>(frames_base);
 #if defined(_WIN32)
     sp_ = arch_internal::InitFiber(
@@ -419,6 +440,7 @@ class Generator {
     control->hooks.OnCreate(stack_.limit(), stack_.base());
   }
 
+ public:
   Generator(Generator&& other) noexcept
       : stack_(std::move(other.stack_)),
         control_(std::exchange(other.control_, nullptr)),
@@ -690,10 +712,19 @@ class Generator {
   }
 
   // Unwinds a suspended body, then destroys the body and releases the
-  // hooks; the stack itself is freed by the member's destructor. The check
-  // inline: a generator that was moved from or unwrapped has nothing to do.
+  // hooks; the stack itself is freed by the member's destructor. Inline
+  // unless there is a body to unwind (or a misuse to report): a generator
+  // that was moved from or unwrapped has nothing to do, one that never ran
+  // or finished just drops its control block.
   void Release() {
-    if (control_ != nullptr) ReleaseControl();
+    if (control_ == nullptr) return;
+    Phase phase = phase_.load(kRelaxed);
+    if (__builtin_expect(phase == Phase::kSuspended || phase == Phase::kRunning,
+                         0)) {
+      ReleaseControl();
+    } else {
+      DropControl(/*destroy_body=*/true);
+    }
   }
   [[gnu::noinline]] void ReleaseControl() {
     Phase phase = phase_.load(kRelaxed);
@@ -736,7 +767,7 @@ class Generator {
     phase_.store(Phase::kFinished, kRelaxed);
     generator_internal::RecordOf(stack_.base())->magic = 0;
     control_->hooks.OnRelease();
-    if (destroy_body) release_control_(control_);
+    if (destroy_body && release_control_ != nullptr) release_control_(control_);
     control_ = nullptr;
   }
 

@@ -103,6 +103,55 @@ void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
 }
 BENCHMARK(BM_FringeRawSwitchWithFpControl);
 
+// The floor of a call on a given stack: lay out a fresh initial frame, switch
+// in, and switch back from the entry for good. What BM_FringeCallOnGivenStack
+// does with nothing but the switches (no state, no FP control, no
+// exceptions, no tools); the ratio to it is what a Generator's life costs.
+void BM_FringeRawCallOnGivenStack(benchmark::State& state) {
+  fringe::OsStack stack = NewStack();
+  std::uintptr_t i = 0;
+  for (auto _ : state) {
+    arch::StackPointer sp = arch::InitStack(
+        stack.base(),
+        [](std::uintptr_t arg, arch::StackPointer resumer, void*) {
+          arch::Switch(arg + 1, resumer);
+          __builtin_unreachable();
+        },
+        nullptr);
+    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
+    benchmark::DoNotOptimize(t.arg);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeRawCallOnGivenStack);
+
+// The same with the FP control state's reads and compares: one at the start
+// (the creator's), one at each switch.
+void BM_FringeRawCallOnGivenStackWithFpControl(benchmark::State& state) {
+  fringe::OsStack stack = NewStack();
+  std::uintptr_t i = 0;
+  for (auto _ : state) {
+    arch::FpControl creator = arch::ReadFpControl();
+    arch::StackPointer sp = arch::InitStack(
+        stack.base(),
+        [](std::uintptr_t arg, arch::StackPointer resumer, void* context) {
+          arch::ReturnToFpControl(*static_cast<arch::FpControl*>(context),
+                                  fp_handoff);
+          fp_handoff = arch::ReadFpControl();
+          arch::Switch(arg + 1, resumer);
+          __builtin_unreachable();
+        },
+        &creator);
+    arch::FpControl fp = arch::ReadFpControl();
+    fp_handoff = fp;
+    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
+    arch::ReturnToFpControl(fp, fp_handoff);
+    benchmark::DoNotOptimize(t.arg);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeRawCallOnGivenStackWithFpControl);
+
 void BM_FringeResume(benchmark::State& state) {
   fringe::Generator<long, long> echo(
       NewStack(), [](fringe::Yielder<long, long>& y, long v) {

@@ -182,17 +182,17 @@ class Yielder {
   std::invoke_result_t<F&> OnResumerStack(F&& f) {
     using R = std::invoke_result_t<F&>;
     using Fn = std::remove_reference_t<F>;
-    generator_internal::ResumerStackCall<Fn, R> call{std::addressof(f),
-                                                     control_};
     // The resumer's suspended context sits at resumer_; everything below it
     // is free until the body suspends. (x86_64's switch stepped over the
     // resumer's red zone before it pushed that context.)
     void* base =
         reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(resumer_) &
                                 ~(std::uintptr_t{kStackAlignment} - 1));
+    generator_internal::ResumerStackCall<Fn, R> call{std::addressof(f),
+                                                     control_, base};
     arch_internal::StackPointer sp = arch_internal::InitStack(
         base, &generator_internal::RunOnResumerStack<Fn, R>, &call);
-    control_->hooks.BeforeRunningOnResumerStack(base);
+    control_->hooks.UnpoisonBelowResumer(base);
     control_->hooks.BeforeSuspend(/*final=*/false);
     arch_internal::SwitchAndLink(0, sp, base);
     control_->hooks.OnEnter();
@@ -650,7 +650,7 @@ class Generator {
     void* limit = stack_.limit();
     void* base = stack_.base();
     DropControl(/*destroy_body=*/false);
-    { S released = std::move(stack_); }
+    { [[maybe_unused]] S released = std::move(stack_); }  // Freed here.
 #if defined(__cpp_exceptions)
     throw StackOverflow(limit, base);
 #else

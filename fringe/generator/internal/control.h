@@ -177,6 +177,7 @@ template <typename F, typename R>
 struct ResumerStackCall {
   F* f;
   ControlBase* control;
+  void* base;  // Where the frames on the resumer's stack start.
   alignas(std::conditional_t<std::is_void_v<R>, char, R>) unsigned char storage
       [sizeof(std::conditional_t<std::is_void_v<R>, char, R>)];
 #if defined(__cpp_exceptions)
@@ -217,6 +218,7 @@ template <typename F, typename R>
     call->error = std::current_exception();
   }
 #endif
+  call->control->hooks.UnpoisonBelowResumer(call->base);
   call->control->hooks.BeforeResume();
   arch_internal::Switch(0, body);
   __builtin_unreachable();

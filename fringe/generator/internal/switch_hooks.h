@@ -110,11 +110,16 @@ class SwitchHooks {
 #endif
   }
 
-  // Yielder::OnResumerStack is about to run code on the resumer's stack
-  // below `top`. ASan may have left poison there from frames of the
-  // resumer's that ended without returning (a throw, a longjmp): clear it,
-  // as it clears a stack before reusing it.
-  void BeforeRunningOnResumerStack(void* top) {
+  // Yielder::OnResumerStack runs code on the resumer's stack below `top`:
+  // called before, as ASan may have left poison there from frames of the
+  // resumer's that ended without returning (a throw, a longjmp), and after,
+  // as the frames that ran there end without returning too (the switch back
+  // to the body), and their redzones' poison would stay below the resumer's
+  // frames, where code that ASan does not instrument (libstdc++'s) later
+  // writes a buffer and is reported
+  // (OnResumerStackTest.BacktracesInsideFReachMain). Clears it, as ASan
+  // clears a stack before reusing it.
+  void UnpoisonBelowResumer(void* top) {
 #if defined(FRINGE_ASAN)
     if (resumer_bottom_ != nullptr && top > resumer_bottom_) {
       __asan_unpoison_memory_region(

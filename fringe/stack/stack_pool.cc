@@ -35,16 +35,13 @@ namespace {
 constexpr std::size_t kMaxStacksPerSlab = 256;
 constexpr std::size_t kSlabTargetBytes = std::size_t{16} << 20;
 
+}  // namespace
+
 // Each thread keeps up to this many released stacks per pool (fewer when
 // max_cached is smaller) in a magazine that it fills and empties without a
 // lock: enough for the usual few generators in flight per thread, few enough
-// that idle threads do not sit on much memory.
-constexpr std::size_t kMagazineSize = StackPool::kMaxCachedPerThread;
-// Pools a thread keeps magazines for at once; a further pool empties the
-// magazine of another one back into its pool.
-constexpr std::size_t kMagazinesPerThread = 4;
-
-}  // namespace
+// that idle threads do not sit on much memory. (magazine.h)
+static_assert(kMagazineSize == StackPool::kMaxCachedPerThread);
 
 // One mapping holding `stacks_per_slab` stacks, each laid out as
 // [guard][stack_size usable bytes], lowest address first.
@@ -59,22 +56,17 @@ struct Slab {
   bool in_slabs_with_cold = false;
 };
 
-// Where a pooled stack lives: its slab and its limit().
-struct PoolStackPlace {
-  Slab* slab;
-  std::byte* limit;
-};
-
-struct PoolState {
+// PoolCore (magazine.h) holds what the inline fast paths read: the stack
+// size and the magazine capacity.
+struct PoolState : PoolCore {
   PoolState(const GuardedLayout& layout, std::size_t stacks_per_slab,
             std::size_t max_cached)
-      : layout(layout),
-        stack_size(layout.usable),
+      : PoolCore{layout.usable, std::min(kMagazineSize, max_cached)},
+        layout(layout),
         guard_size(layout.guard),
         stride(layout.stride()),
         stacks_per_slab(stacks_per_slab),
-        max_cached(max_cached),
-        magazine_capacity(std::min(kMagazineSize, max_cached)) {}
+        max_cached(max_cached) {}
 
   ~PoolState() {
     // Deleted only once orphaned with no live stack.
@@ -228,14 +220,12 @@ struct PoolState {
     return live == 0;
   }
 
-  const GuardedLayout layout;  // Of each stack; the next three repeat it.
-  const std::size_t stack_size;
+  const GuardedLayout layout;  // Of each stack; stack_size and the next two
+                               // repeat it.
   const std::size_t guard_size;
   const std::size_t stride;
   const std::size_t stacks_per_slab;
   const std::size_t max_cached;
-  // min(kMagazineSize, max_cached): 0 keeps no magazine.
-  const std::size_t magazine_capacity;
 
   mutable SpinLock mu;
   // Released stacks kept warm, most recent last.
@@ -276,42 +266,18 @@ struct PoolState {
 // pool or one of its stacks: an empty magazine may name a deleted pool, or a
 // new pool at the same address, which is then rightly its own.
 
+// (Magazine, ThreadMagazines and the fast paths: magazine.h.)
+std::atomic<std::uint64_t> pools_orphaned{0};
+constinit thread_local ThreadCache thread_cache = {nullptr, false};
+
 namespace {
 
-struct Magazine {
-  PoolState* pool = nullptr;
-  std::size_t count = 0;
-  PoolStackPlace stacks[kMagazineSize];  // Oldest first.
-};
-
-struct ThreadMagazines {
-  Magazine magazines[kMagazinesPerThread];
-  // pools_orphaned when this thread last emptied its orphans' magazines.
-  std::uint64_t seen_orphaned = 0;
-  // The magazine used last: the one the fast paths look at.
-  std::size_t hint = 0;
-  // Which magazine a new pool takes over when all are in use.
-  std::size_t next_victim = 0;
-};
-
-// Bumped (once the StackPool object is gone) for each pool that outlives its
-// StackPool object, so that threads holding its stacks in their magazines
-// give them back.
-std::atomic<std::uint64_t> pools_orphaned{0};
-
-// Trivially destructible and constant-initialized, so that the fast paths
-// read it without a guard variable or a wrapper call, and it stays usable
-// (as "exited") after the thread's exit hook has run.
-struct ThreadCache {
-  ThreadMagazines* magazines;  // Allocated on first use.
-  bool exited;                 // Thread exit has returned the magazines.
-};
-ABSL_CONST_INIT thread_local ThreadCache thread_cache = {nullptr, false};
+PoolState* State(PoolCore* core) { return static_cast<PoolState*>(core); }
 
 // Gives a magazine's stacks back to its pool (deleting the pool if they were
 // the last) and frees the magazine for another pool.
 void Empty(Magazine& magazine) {
-  PoolState* pool = std::exchange(magazine.pool, nullptr);
+  PoolState* pool = State(std::exchange(magazine.pool, nullptr));
   const std::size_t count = std::exchange(magazine.count, 0);
   if (count != 0 && pool->Release(magazine.stacks, count)) delete pool;
 }
@@ -326,8 +292,9 @@ void EmptyOrphans(ThreadMagazines& magazines) {
     }
     bool orphaned;
     {
-      SpinLockHolder lock(&magazine.pool->mu);
-      orphaned = magazine.pool->orphaned;
+      PoolState* pool = State(magazine.pool);
+      SpinLockHolder lock(&pool->mu);
+      orphaned = pool->orphaned;
     }
     if (orphaned) Empty(magazine);
   }
@@ -372,12 +339,6 @@ ThreadMagazines* CurrentMagazines() {
   return &magazines;
 }
 
-// Whether the fast paths may use `magazines` without EmptyOrphans() first.
-bool UpToDate(const ThreadMagazines& magazines) {
-  return magazines.seen_orphaned ==
-         pools_orphaned.load(std::memory_order_relaxed);
-}
-
 // This thread's magazine for `pool` if it has one.
 Magazine* FindMagazine(ThreadMagazines& magazines, const PoolState* pool) {
   for (std::size_t i = 0; i < kMagazinesPerThread; ++i) {
@@ -411,10 +372,10 @@ Magazine& ClaimMagazine(ThreadMagazines& magazines, PoolState* pool) {
   return magazine;
 }
 
-// A stack for the caller of `pool`'s StackPool::Acquire(), from this
-// thread's magazine or the shared lists; nullopt if a slab must be mapped.
-ABSL_ATTRIBUTE_NOINLINE std::optional<PoolStackPlace> AcquireSlow(
-    PoolState& pool) {
+// A stack for the caller of `pool`'s StackPool::Acquire() when the fast path
+// found none, from this thread's magazine or the shared lists; nullopt if a
+// slab must be mapped.
+std::optional<PoolStackPlace> AcquireSlow(PoolState& pool) {
   ThreadMagazines* magazines =
       pool.magazine_capacity == 0 ? nullptr : CurrentMagazines();
   if (magazines == nullptr) {
@@ -435,10 +396,9 @@ ABSL_ATTRIBUTE_NOINLINE std::optional<PoolStackPlace> AcquireSlow(
   return magazine->stacks[taken - 1];
 }
 
-// A PooledStack of `pool` is going back: onto this thread's magazine when
-// it has room, else to the shared lists.
-ABSL_ATTRIBUTE_NOINLINE void ReleaseSlow(PoolState* pool,
-                                         PoolStackPlace stack) {
+// A PooledStack of `pool` is going back and the fast path could not take it:
+// onto this thread's magazine when it has room, else to the shared lists.
+void ReleaseSlow(PoolState* pool, PoolStackPlace stack) {
   ThreadMagazines* magazines =
       pool->magazine_capacity == 0 ? nullptr : CurrentMagazines();
   Magazine* magazine =
@@ -469,30 +429,7 @@ ABSL_ATTRIBUTE_NOINLINE void ReleaseSlow(PoolState* pool,
   magazine->stacks[magazine->count++] = stack;
 }
 
-// The fast paths: this thread's most recently used magazine, if it is
-// `pool`'s, and nothing to give back to orphaned pools.
-std::optional<PoolStackPlace> Acquire(PoolState& pool) {
-  if (ThreadMagazines* magazines = thread_cache.magazines;
-      magazines != nullptr && UpToDate(*magazines)) {
-    Magazine& magazine = magazines->magazines[magazines->hint];
-    if (magazine.pool == &pool && magazine.count != 0) {
-      return magazine.stacks[--magazine.count];
-    }
-  }
-  return AcquireSlow(pool);
-}
-
-void Release(PoolState* pool, PoolStackPlace stack) {
-  if (ThreadMagazines* magazines = thread_cache.magazines;
-      magazines != nullptr && UpToDate(*magazines)) {
-    Magazine& magazine = magazines->magazines[magazines->hint];
-    if (magazine.pool == pool && magazine.count < pool->magazine_capacity) {
-      magazine.stacks[magazine.count++] = stack;
-      return;
-    }
-  }
-  ReleaseSlow(pool, stack);
-}
+// (The fast paths, TakeFromMagazine and PutInMagazine: magazine.h.)
 
 // The StackPool object is going away: this thread's magazine goes back
 // first, then whichever of it and the live stacks is last deletes the state.
@@ -509,7 +446,7 @@ void Orphan(PoolState* pool) {
   }
 }
 
-// The rest of StackPool::Acquire(), out of line so that its fast path stays
+// The rest of StackPool::Acquire(), out of line so that its slow path stays
 // small: the error for a moved-from pool (null `pool`), or a new slab.
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<PoolStackPlace> AcquireFromNewSlab(
     PoolState* pool) {
@@ -583,19 +520,21 @@ StackPool& StackPool::operator=(StackPool&& other) noexcept {
 }
 
 StackPool::~StackPool() {
-  if (state_ != nullptr) stack_internal::Orphan(state_);
+  if (state_ != nullptr) stack_internal::Orphan(stack_internal::State(state_));
 }
 
-absl::StatusOr<PooledStack> StackPool::Acquire() {
-  if (state_ != nullptr) {
-    if (std::optional<PoolStackPlace> slot = stack_internal::Acquire(*state_)) {
-      return PooledStack(state_, slot->slab, slot->limit, state_->stack_size);
+absl::StatusOr<PooledStack> StackPool::AcquireSlow() {
+  PoolState* state = stack_internal::State(state_);
+  if (state != nullptr) {
+    if (std::optional<PoolStackPlace> slot =
+            stack_internal::AcquireSlow(*state)) {
+      return PooledStack(state_, slot->slab, slot->limit, state->stack_size);
     }
   }
   absl::StatusOr<PoolStackPlace> slot =
-      stack_internal::AcquireFromNewSlab(state_);
+      stack_internal::AcquireFromNewSlab(state);
   if (!slot.ok()) return slot.status();
-  return PooledStack(state_, slot->slab, slot->limit, state_->stack_size);
+  return PooledStack(state_, slot->slab, slot->limit, state->stack_size);
 }
 
 std::size_t StackPool::stack_size() const {
@@ -603,25 +542,23 @@ std::size_t StackPool::stack_size() const {
 }
 
 std::size_t StackPool::NumCached() const {
-  if (state_ == nullptr) return 0;
+  PoolState* state = stack_internal::State(state_);
+  if (state == nullptr) return 0;
   std::size_t shared;
   {
-    stack_internal::SpinLockHolder lock(&state_->mu);
-    shared = state_->cached.size();
+    stack_internal::SpinLockHolder lock(&state->mu);
+    shared = state->cached.size();
   }
-  return shared + stack_internal::NumInMagazine(state_);
+  return shared + stack_internal::NumInMagazine(state);
 }
 
 bool StackPool::GuardPagesAreMappingFree() {
   return stack_internal::GuardsAreMappingFree();
 }
 
-void PooledStack::Release() {
-  stack_internal::Release(pool_, PoolStackPlace{slab_, limit_});
-  pool_ = nullptr;
-  slab_ = nullptr;
-  limit_ = nullptr;
-  size_ = 0;
+void PooledStack::ReleaseSlow() {
+  stack_internal::ReleaseSlow(stack_internal::State(pool_),
+                              PoolStackPlace{slab_, limit_});
 }
 
 }  // namespace fringe

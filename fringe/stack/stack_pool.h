@@ -60,16 +60,13 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "fringe/stack/internal/magazine.h"
 #include "fringe/stack/stack.h"
 #if defined(_WIN32)
 #include "fringe/stack/internal/fiber_stack.h"
 #endif
 
 namespace fringe {
-namespace stack_internal {
-struct PoolState;
-struct Slab;
-}  // namespace stack_internal
 
 // A stack from a StackPool; going out of scope gives it back.
 class PooledStack {
@@ -99,11 +96,23 @@ class PooledStack {
 
  private:
   friend class StackPool;
-  PooledStack(stack_internal::PoolState* pool, stack_internal::Slab* slab,
+  PooledStack(stack_internal::PoolCore* pool, stack_internal::Slab* slab,
               std::byte* limit, std::size_t size)
       : pool_(pool), slab_(slab), limit_(limit), size_(size) {}
-  void Release();  // Only if Owns(): gives the stack back; leaves *this
-                   // moved-from.
+  // Only if Owns(): gives the stack back; leaves *this moved-from. Inline
+  // when the calling thread's cache of the pool has room for it.
+#if defined(_WIN32)
+  void Release();
+#else
+  void Release() {
+    if (!stack_internal::PutInMagazine(pool_, {slab_, limit_})) ReleaseSlow();
+    pool_ = nullptr;
+    slab_ = nullptr;
+    limit_ = nullptr;
+    size_ = 0;
+  }
+  void ReleaseSlow();  // To the shared list, or a magazine claimed for it.
+#endif
   void TakeFrom(PooledStack& other) {
     pool_ = std::exchange(other.pool_, nullptr);
     slab_ = std::exchange(other.slab_, nullptr);
@@ -119,7 +128,7 @@ class PooledStack {
   bool Owns() const { return limit_ != nullptr; }
 #endif
 
-  stack_internal::PoolState* pool_ = nullptr;  // Alive while we are.
+  stack_internal::PoolCore* pool_ = nullptr;  // Alive while we are.
   stack_internal::Slab* slab_ = nullptr;
   std::byte* limit_ = nullptr;
   std::size_t size_ = 0;
@@ -178,7 +187,16 @@ class StackPool {
   // The stack most recently released on this thread if its cache holds one,
   // else the most recently released one from the shared list, else a fresh
   // one (mapping a new slab when all are in use). Errors as for Create.
-  absl::StatusOr<PooledStack> Acquire();
+  absl::StatusOr<PooledStack> Acquire() {
+#if !defined(_WIN32)
+    // Inline when the calling thread's cache of this pool has one.
+    stack_internal::PoolStackPlace stack;
+    if (stack_internal::TakeFromMagazine(state_, stack)) {
+      return PooledStack(state_, stack.slab, stack.limit, state_->stack_size);
+    }
+#endif
+    return AcquireSlow();
+  }
 
   // Usable bytes of every stack of this pool.
   std::size_t stack_size() const;
@@ -193,10 +211,13 @@ class StackPool {
   static bool GuardPagesAreMappingFree();
 
  private:
-  explicit StackPool(stack_internal::PoolState* state) : state_(state) {}
+  explicit StackPool(stack_internal::PoolCore* state) : state_(state) {}
 
-  // Owned together with the live stacks; freed by whichever goes last.
-  stack_internal::PoolState* state_ = nullptr;
+  absl::StatusOr<PooledStack> AcquireSlow();
+
+  // Owned together with the live stacks; freed by whichever goes last. The
+  // PoolCore of the pool's state (stack_pool.cc).
+  stack_internal::PoolCore* state_ = nullptr;
 };
 
 }  // namespace fringe

@@ -19,10 +19,11 @@
 namespace fringe {
 namespace stack_internal {
 
-struct PoolState {
+// PoolCore (magazine.h) holds the stack size; no per-thread caches here.
+struct PoolState : PoolCore {
   PoolState(std::size_t stack_size, std::size_t guard_size,
             std::size_t max_cached)
-      : stack_size(stack_size),
+      : PoolCore{stack_size, /*magazine_capacity=*/0},
         guard_size(guard_size),
         max_cached(max_cached) {}
 
@@ -61,7 +62,6 @@ struct PoolState {
     return live == 0;
   }
 
-  const std::size_t stack_size;
   const std::size_t guard_size;
   const std::size_t max_cached;
   SpinLock mu;
@@ -69,6 +69,8 @@ struct PoolState {
   std::size_t live ABSL_GUARDED_BY(mu) = 0;
   bool orphaned ABSL_GUARDED_BY(mu) = false;
 };
+
+PoolState* State(PoolCore* core) { return static_cast<PoolState*>(core); }
 
 }  // namespace stack_internal
 
@@ -110,15 +112,16 @@ StackPool& StackPool::operator=(StackPool&& other) noexcept {
 }
 
 StackPool::~StackPool() {
-  if (state_ != nullptr && state_->Orphan()) delete state_;
+  PoolState* state = stack_internal::State(state_);
+  if (state != nullptr && state->Orphan()) delete state;
 }
 
-absl::StatusOr<PooledStack> StackPool::Acquire() {
+absl::StatusOr<PooledStack> StackPool::AcquireSlow() {
   if (state_ == nullptr) {
     return absl::FailedPreconditionError(
         "StackPool::Acquire() on a moved-from StackPool");
   }
-  PoolState& state = *state_;
+  PoolState& state = *stack_internal::State(state_);
   FiberStack* stack = nullptr;
   {
     stack_internal::SpinLockHolder lock(&state.mu);
@@ -151,15 +154,17 @@ std::size_t StackPool::stack_size() const {
 
 std::size_t StackPool::NumCached() const {
   if (state_ == nullptr) return 0;
-  stack_internal::SpinLockHolder lock(&state_->mu);
-  return state_->cached.size();
+  PoolState& state = *stack_internal::State(state_);
+  stack_internal::SpinLockHolder lock(&state.mu);
+  return state.cached.size();
 }
 
 // Windows guards a fiber's stack itself; no mapping per guard.
 bool StackPool::GuardPagesAreMappingFree() { return true; }
 
 void PooledStack::Release() {
-  if (pool_->Release(fiber_)) delete pool_;
+  PoolState* pool = stack_internal::State(pool_);
+  if (pool->Release(fiber_)) delete pool;
   pool_ = nullptr;
   slab_ = nullptr;
   limit_ = nullptr;

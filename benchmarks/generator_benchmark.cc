@@ -33,6 +33,7 @@
 #include "fringe/arch/switch.h"
 #include "fringe/generator/generator.h"
 #include "fringe/stack/os_stack.h"
+#include "fringe/stack/slice_stack.h"
 #include "fringe/stack/stack_pool.h"
 
 namespace {
@@ -365,6 +366,35 @@ BENCHMARK(BM_FringeResumeRoundRobin)
     ->Args({1000, fringe::kDefaultGuardSize})
     ->Args({10000, fringe::kDefaultGuardSize})
     ->Args({10000, 4096});
+
+// The same on unguarded 16 KiB stacks back to back in one allocation, as
+// Boost's pooled stacks are: what the guards' spacing (each stack top a page
+// and a page-table line of its own) costs against fringe's own footprint.
+void BM_FringeResumeRoundRobinUnguarded(benchmark::State& state) {
+  const auto count = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t kSize = 16 * 1024;
+  auto memory = std::make_unique<std::byte[]>(count * kSize);
+  std::vector<fringe::Generator<long, long, fringe::SliceStack>> gens;
+  gens.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    gens.emplace_back(
+        fringe::kUnguarded,
+        *fringe::SliceStack::Create({memory.get() + i * kSize, kSize}),
+        [](fringe::Yielder<long, long>& y, long v) {
+          for (;;) v = y.Suspend(v + 1);
+        });
+    gens.back().Resume(0);
+  }
+  std::size_t next = 0;
+  long v = 0;
+  for (auto _ : state) {
+    v = *gens[next].Resume(v);
+    if (++next == gens.size()) next = 0;
+  }
+  benchmark::DoNotOptimize(v);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FringeResumeRoundRobinUnguarded)->Arg(100)->Arg(1000)->Arg(10000);
 
 // The same with Boost fibers on 16 KiB pooled stacks (no guards), the peer.
 void BM_BoostFiberResumeRoundRobin(benchmark::State& state) {

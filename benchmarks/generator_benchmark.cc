@@ -106,50 +106,44 @@ BENCHMARK(BM_FringeRawSwitchWithFpControl);
 
 // The floor of a call on a given stack: lay out a fresh initial frame, switch
 // in, and switch back from the entry for good. What BM_FringeCallOnGivenStack
-// does with nothing but the switches (no state, no FP control, no
-// exceptions, no tools); the ratio to it is what a Generator's life costs.
-void BM_FringeRawCallOnGivenStack(benchmark::State& state) {
+// does with nothing but the switches (no state, no exceptions, no tools);
+// the ratio to it is what a Generator's life costs. kWithFp adds the FP
+// control state's reads and compares: the creator's, and one at each switch.
+template <bool kWithFp>
+void RawCallOnGivenStack(benchmark::State& state) {
   fringe::OsStack stack = NewStack();
   std::uintptr_t i = 0;
   for (auto _ : state) {
-    arch::StackPointer sp = arch::InitStack(
-        stack.base(),
-        [](std::uintptr_t arg, arch::StackPointer resumer, void*) {
-          arch::Switch(arg + 1, resumer);
-          __builtin_unreachable();
-        },
-        nullptr);
-    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
-    benchmark::DoNotOptimize(t.arg);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_FringeRawCallOnGivenStack);
-
-// The same with the FP control state's reads and compares: one at the start
-// (the creator's), one at each switch.
-void BM_FringeRawCallOnGivenStackWithFpControl(benchmark::State& state) {
-  fringe::OsStack stack = NewStack();
-  std::uintptr_t i = 0;
-  for (auto _ : state) {
-    arch::FpControl creator = arch::ReadFpControl();
+    arch::FpControl creator;
+    if constexpr (kWithFp) creator = arch::ReadFpControl();
     arch::StackPointer sp = arch::InitStack(
         stack.base(),
         [](std::uintptr_t arg, arch::StackPointer resumer, void* context) {
-          arch::ReturnToFpControl(*static_cast<arch::FpControl*>(context),
-                                  fp_handoff);
-          fp_handoff = arch::ReadFpControl();
+          if constexpr (kWithFp) {
+            arch::ReturnToFpControl(*static_cast<arch::FpControl*>(context),
+                                    fp_handoff);
+            fp_handoff = arch::ReadFpControl();
+          }
           arch::Switch(arg + 1, resumer);
           __builtin_unreachable();
         },
         &creator);
-    arch::FpControl fp = arch::ReadFpControl();
-    fp_handoff = fp;
+    arch::FpControl fp;
+    if constexpr (kWithFp) fp_handoff = fp = arch::ReadFpControl();
     arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
-    arch::ReturnToFpControl(fp, fp_handoff);
+    if constexpr (kWithFp) arch::ReturnToFpControl(fp, fp_handoff);
     benchmark::DoNotOptimize(t.arg);
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+void BM_FringeRawCallOnGivenStack(benchmark::State& state) {
+  RawCallOnGivenStack</*kWithFp=*/false>(state);
+}
+BENCHMARK(BM_FringeRawCallOnGivenStack);
+
+void BM_FringeRawCallOnGivenStackWithFpControl(benchmark::State& state) {
+  RawCallOnGivenStack</*kWithFp=*/true>(state);
 }
 BENCHMARK(BM_FringeRawCallOnGivenStackWithFpControl);
 
@@ -328,28 +322,17 @@ void BM_FringeCallOnGivenStack(benchmark::State& state) {
 }
 BENCHMARK(BM_FringeCallOnGivenStack);
 
-// Many live generators: resume N suspended pooled generators in turn, so
-// each resume finds its stack's hot lines cold. N = 10,000 is the issue's
-// case; 100 and 1,000 show where it turns. Every stack top is a page of its
-// own; and a fringe resume touches more lines per generator than a Boost
-// fiber's (the generator object, the control block, the link slot, the
-// body's frame and suspended context, against a fiber's context record), so
-// that at 10,000 they outgrow the 2 MiB L2 here. Noisy: the
-// 10,000 case moved by up to 40% between builds that differed only in code
-// layout, and 60-74 ns between runs of one binary.
-void BM_FringeResumeRoundRobin(benchmark::State& state) {
-  const auto count = static_cast<std::size_t>(state.range(0));
-  const auto guard = static_cast<std::size_t>(state.range(1));
-  fringe::StackPool pool = *fringe::StackPool::Create(16 * 1024, count, guard);
-  std::vector<fringe::Generator<long, long, fringe::PooledStack>> gens;
-  gens.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    gens.emplace_back(*pool.Acquire(),
-                      [](fringe::Yielder<long, long>& y, long v) {
-                        for (;;) v = y.Suspend(v + 1);
-                      });
-    gens.back().Resume(0);
-  }
+// The body of the round-robin generators (a lambda, as users write them,
+// so that it inlines into the generator's entry), and the loop that resumes
+// them in turn.
+constexpr auto kPlusOne = [](fringe::Yielder<long, long>& y, long v) {
+  for (;;) v = y.Suspend(v + 1);
+};
+
+template <typename S>
+void ResumeRoundRobin(benchmark::State& state,
+                      std::vector<fringe::Generator<long, long, S>>& gens) {
+  for (auto& g : gens) g.Resume(0);
   std::size_t next = 0;
   long v = 0;
   for (auto _ : state) {
@@ -358,6 +341,28 @@ void BM_FringeResumeRoundRobin(benchmark::State& state) {
   }
   benchmark::DoNotOptimize(v);
   state.SetItemsProcessed(state.iterations());
+}
+
+// Many live generators: resume N suspended pooled generators in turn, so
+// each resume finds its stack's hot lines cold. N = 10,000 is the issue's
+// case; 100 and 1,000 show where it turns. Every stack top is a page of its
+// own; and a fringe resume touches more lines per generator than a Boost
+// fiber's (the generator object, the control block, the link slot, the
+// body's frame and suspended context, against a fiber's context record), so
+// that at 10,000 they outgrow the 2 MiB L2 here. And the value a body hands
+// out lives in its frame, so the resumer's next step waits for that line
+// (the Boost peer below hands no value over). Noisy: the 10,000 case moved
+// by up to 40% between builds that differed only in code layout.
+void BM_FringeResumeRoundRobin(benchmark::State& state) {
+  const auto count = static_cast<std::size_t>(state.range(0));
+  const auto guard = static_cast<std::size_t>(state.range(1));
+  fringe::StackPool pool = *fringe::StackPool::Create(16 * 1024, count, guard);
+  std::vector<fringe::Generator<long, long, fringe::PooledStack>> gens;
+  gens.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    gens.emplace_back(*pool.Acquire(), kPlusOne);
+  }
+  ResumeRoundRobin(state, gens);
 }
 // Args: generators, guard size (the default, and 4 KiB: with 16 KiB stacks
 // 5x denser page tables, so a TLB miss's walk more often hits cache).
@@ -380,19 +385,9 @@ void BM_FringeResumeRoundRobinUnguarded(benchmark::State& state) {
     gens.emplace_back(
         fringe::kUnguarded,
         *fringe::SliceStack::Create({memory.get() + i * kSize, kSize}),
-        [](fringe::Yielder<long, long>& y, long v) {
-          for (;;) v = y.Suspend(v + 1);
-        });
-    gens.back().Resume(0);
+        kPlusOne);
   }
-  std::size_t next = 0;
-  long v = 0;
-  for (auto _ : state) {
-    v = *gens[next].Resume(v);
-    if (++next == gens.size()) next = 0;
-  }
-  benchmark::DoNotOptimize(v);
-  state.SetItemsProcessed(state.iterations());
+  ResumeRoundRobin(state, gens);
 }
 BENCHMARK(BM_FringeResumeRoundRobinUnguarded)->Arg(100)->Arg(1000)->Arg(10000);
 

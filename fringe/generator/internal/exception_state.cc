@@ -36,23 +36,6 @@ ExceptionState::LookUpThreadGlobals() {
   return reinterpret_cast<Globals*>(abi::__cxa_get_globals());
 }
 
-void ExceptionState::EnterWithState(Token& token) {
-  token.resumer_had_state = !token.thread->Empty();
-  if (token.resumer_had_state) token.thread->MoveTo(token.resumer);
-  if (has_saved_) {
-    saved_.MoveTo(*token.thread);
-    has_saved_ = false;
-  }
-}
-
-void ExceptionState::LeaveWithState(Token& token) {
-  if (!token.thread->Empty()) {
-    token.thread->MoveTo(saved_);
-    has_saved_ = true;
-  }
-  if (token.resumer_had_state) token.resumer.MoveTo(*token.thread);
-}
-
 namespace {
 
 constexpr char kCannotUnwind[] =

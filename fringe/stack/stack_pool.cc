@@ -429,8 +429,6 @@ void ReleaseSlow(PoolState* pool, PoolStackPlace stack) {
   magazine->stacks[magazine->count++] = stack;
 }
 
-// (The fast paths, TakeFromMagazine and PutInMagazine: magazine.h.)
-
 // The StackPool object is going away: this thread's magazine goes back
 // first, then whichever of it and the live stacks is last deletes the state.
 void Orphan(PoolState* pool) {
@@ -535,10 +533,6 @@ absl::StatusOr<PooledStack> StackPool::AcquireSlow() {
       stack_internal::AcquireFromNewSlab(state);
   if (!slot.ok()) return slot.status();
   return PooledStack(state_, slot->slab, slot->limit, state->stack_size);
-}
-
-std::size_t StackPool::stack_size() const {
-  return state_ == nullptr ? 0 : state_->stack_size;
 }
 
 std::size_t StackPool::NumCached() const {

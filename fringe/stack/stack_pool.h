@@ -199,7 +199,9 @@ class StackPool {
   }
 
   // Usable bytes of every stack of this pool.
-  std::size_t stack_size() const;
+  std::size_t stack_size() const {
+    return state_ == nullptr ? 0 : state_->stack_size;
+  }
   // Released stacks kept warm that the calling thread can get back: those in
   // the shared list (at most max_cached) plus those in the calling thread's
   // own cache of this pool (at most min(kMaxCachedPerThread, max_cached)).

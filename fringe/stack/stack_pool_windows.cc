@@ -148,10 +148,6 @@ absl::StatusOr<PooledStack> StackPool::AcquireSlow() {
   return pooled;
 }
 
-std::size_t StackPool::stack_size() const {
-  return state_ == nullptr ? 0 : state_->stack_size;
-}
-
 std::size_t StackPool::NumCached() const {
   if (state_ == nullptr) return 0;
   PoolState& state = *stack_internal::State(state_);

@@ -72,10 +72,9 @@ BENCHMARK(BM_FringeRawSwitch);
 
 // The raw switch plus what Generator adds for the per-context floating-point
 // control state (fringe/arch/cpu_state.h): the departing side reads MXCSR and
-// the x87 control word into a shared slot, the arriving side compares. The
-// difference to BM_FringeRawSwitch is its cost per round trip.
-arch::FpControl fp_handoff;
-
+// the x87 control word and the switch hands them over in a register, the
+// arriving side compares. The difference to BM_FringeRawSwitch is its cost
+// per round trip.
 void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
   fringe::OsStack stack = NewStack();
   arch::StackPointer sp = arch::InitStack(
@@ -83,9 +82,8 @@ void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
       [](std::uintptr_t arg, arch::StackPointer resumer, void*) {
         for (;;) {
           arch::FpControl fp = arch::ReadFpControl();
-          fp_handoff = fp;
-          arch::Transfer t = arch::Switch(arg, resumer);
-          arch::ReturnToFpControl(fp, fp_handoff);
+          arch::Transfer t = arch::Switch(arg, resumer, fp);
+          arch::ReturnToFpControl(fp, t.fp);
           arg = t.arg;
           resumer = t.from;
         }
@@ -94,9 +92,8 @@ void BM_FringeRawSwitchWithFpControl(benchmark::State& state) {
   std::uintptr_t i = 0;
   for (auto _ : state) {
     arch::FpControl fp = arch::ReadFpControl();
-    fp_handoff = fp;
-    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
-    arch::ReturnToFpControl(fp, fp_handoff);
+    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base(), fp);
+    arch::ReturnToFpControl(fp, t.fp);
     sp = t.from;
     benchmark::DoNotOptimize(t.arg);
   }
@@ -108,7 +105,9 @@ BENCHMARK(BM_FringeRawSwitchWithFpControl);
 // in, and switch back from the entry for good. What BM_FringeCallOnGivenStack
 // does with nothing but the switches (no state, no exceptions, no tools);
 // the ratio to it is what a Generator's life costs. kWithFp adds the FP
-// control state's reads and compares: the creator's, and one at each switch.
+// control state's reads and compares, as Generator does them: the creator's,
+// the entry's (the first switch lands in the entry trampoline, which does not
+// pass the register on), and one at each switch.
 template <bool kWithFp>
 void RawCallOnGivenStack(benchmark::State& state) {
   fringe::OsStack stack = NewStack();
@@ -119,19 +118,20 @@ void RawCallOnGivenStack(benchmark::State& state) {
     arch::StackPointer sp = arch::InitStack(
         stack.base(),
         [](std::uintptr_t arg, arch::StackPointer resumer, void* context) {
+          arch::FpControl fp;
           if constexpr (kWithFp) {
             arch::ReturnToFpControl(*static_cast<arch::FpControl*>(context),
-                                    fp_handoff);
-            fp_handoff = arch::ReadFpControl();
+                                    arch::ReadFpControl());
+            fp = arch::ReadFpControl();
           }
-          arch::Switch(arg + 1, resumer);
+          arch::Switch(arg + 1, resumer, fp);
           __builtin_unreachable();
         },
         &creator);
     arch::FpControl fp;
-    if constexpr (kWithFp) fp_handoff = fp = arch::ReadFpControl();
-    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base());
-    if constexpr (kWithFp) arch::ReturnToFpControl(fp, fp_handoff);
+    if constexpr (kWithFp) fp = arch::ReadFpControl();
+    arch::Transfer t = arch::SwitchAndLink(i++, sp, stack.base(), fp);
+    if constexpr (kWithFp) arch::ReturnToFpControl(fp, t.fp);
     benchmark::DoNotOptimize(t.arg);
   }
   state.SetItemsProcessed(state.iterations());

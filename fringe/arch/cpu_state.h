@@ -33,11 +33,17 @@
 //        table; see s390x.h); the thread's, as on POWER.
 //      mips64el: FCSR, the thread's (see mips64el.h).
 //    On the CPUs where it is per context, the side that switches out reads
-//    its state (stmxcsr, fnstcw) into memory the two sides share, and the
-//    side that arrives compares that with its own and writes the hardware
-//    (ldmxcsr, fldcw: serialising on most cores) only when they differ. One
-//    read per switch: reading both before and after each switch cost 3.6 ns
-//    per round trip here, twice what the switch itself costs.
+//    its state (stmxcsr, fnstcw) and the switch hands it over in a register
+//    (Switch's `fp`, switch.h), as it does the word; the side that arrives
+//    compares that with its own and writes the hardware (ldmxcsr, fldcw:
+//    serialising on most cores) only when they differ. One read per switch:
+//    reading both before and after each switch cost 3.6 ns per round trip
+//    here, twice what the switch itself costs. In a register, not in the
+//    control block: the body's load of it there was one more cache miss, in
+//    a chain of dependent ones, for each generator resumed in turn
+//    (BM_FringeResumeRoundRobin, 100 / 1,000 / 10,000 generators: 11.9-13.3
+//    / 12.5-13.4 / 49-58 ns per resume through memory, 8.4-8.5 / 8.9-9.2 /
+//    34-41 in a register; one resume alone unchanged, 5.6 ns).
 
 #ifndef FRINGE_ARCH_CPU_STATE_H_
 #define FRINGE_ARCH_CPU_STATE_H_
@@ -84,13 +90,15 @@ __attribute__((always_inline)) inline std::uintptr_t ThreadPointer() {
 
 // x86_32 too: every x86 CPU since the Pentium III has MXCSR, and fringe on
 // x86_32 needs it (glibc's fesetround sets it wherever it exists).
-//
-// One word: MXCSR in the low half, the x87 control word above. Each is read
-// back from memory with the width it was stored with: an 8-byte load of
-// what stmxcsr and fnstcw stored (4 + 2 bytes) defeats store-to-load
-// forwarding, which cost 5 ns per round trip here.
+#define FRINGE_ARCH_FP_CONTROL_PER_CONTEXT 1
+
+// One 32-bit word, so that it fits one register on x86_32 too: MXCSR's low
+// half (its high half is reserved, zero) and the x87 control word above it.
+// Each is read back from memory with the width it was stored with: a wider
+// load of what stmxcsr and fnstcw stored defeats store-to-load forwarding,
+// which cost 5 ns per round trip here.
 struct FpControl {
-  std::uint64_t bits;
+  std::uint32_t bits = 0;
 };
 
 // MXCSR bits 0-5 are the sticky exception flags: the thread's, not kept.
@@ -100,7 +108,7 @@ __attribute__((always_inline)) inline FpControl ReadFpControl() {
   std::uint32_t mxcsr;
   std::uint16_t x87;
   asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(x87));
-  return {mxcsr | std::uint64_t{x87} << 32};
+  return {(mxcsr & 0xffff) | std::uint32_t{x87} << 16};
 }
 
 // Makes `mine` the running context's control state again, given `running`,
@@ -108,25 +116,25 @@ __attribute__((always_inline)) inline FpControl ReadFpControl() {
 // the hardware is needed to find that nothing changed). Keeps the status
 // flags, which are the thread's.
 __attribute__((always_inline)) inline void ReturnToFpControl(
-    const FpControl& mine, const FpControl& running) {
-  if (__builtin_expect(
-          ((mine.bits ^ running.bits) & ~std::uint64_t{kMxcsrStatusBits}) != 0,
-          0)) {
+    FpControl mine, FpControl running) {
+  if (__builtin_expect(((mine.bits ^ running.bits) & ~kMxcsrStatusBits) != 0,
+                       0)) {
     std::uint32_t now;
     asm volatile("stmxcsr %0" : "=m"(now));
     std::uint32_t mxcsr =
-        (static_cast<std::uint32_t>(mine.bits) & ~kMxcsrStatusBits) |
-        (now & kMxcsrStatusBits);
-    std::uint16_t x87 = static_cast<std::uint16_t>(mine.bits >> 32);
+        (mine.bits & 0xffff & ~kMxcsrStatusBits) | (now & kMxcsrStatusBits);
+    std::uint16_t x87 = static_cast<std::uint16_t>(mine.bits >> 16);
     asm volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(x87));
   }
 }
 
 #else  // The thread's, per the psABI (see the top of this file).
 
+#define FRINGE_ARCH_FP_CONTROL_PER_CONTEXT 0
+
 struct FpControl {};
 inline FpControl ReadFpControl() { return {}; }
-inline void ReturnToFpControl(const FpControl&, const FpControl&) {}
+inline void ReturnToFpControl(FpControl, FpControl) {}
 
 #endif
 

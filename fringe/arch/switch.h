@@ -14,14 +14,18 @@
 //   // One implementation for every CPU, at the end of this file.
 //   StackPointer InitStack(void* base, EntryFunction entry, void* context);
 //
-//   // Suspends the running context and runs `to`, handing it `arg`. Returns
-//   // when some context switches back, with its word and its stack pointer.
-//   Transfer Switch(std::uintptr_t arg, StackPointer to);
+//   // Suspends the running context and runs `to`, handing it `arg` and `fp`
+//   // (the running context's FP control state, where that is per context:
+//   // cpu_state.h). Returns when some context switches back, with its word,
+//   // its stack pointer and its `fp`. Contexts that do not keep their own
+//   // FP control state pass none and ignore what arrives.
+//   Transfer Switch(std::uintptr_t arg, StackPointer to, FpControl fp = {});
 //
 //   // Like Switch, and also records where the running context suspended in
 //   // the link slot of the stack whose base is `to_base`, so that debuggers
 //   // and unwinders walk from that stack's frames into the switching one's.
-//   Transfer SwitchAndLink(std::uintptr_t arg, StackPointer to, void* to_base);
+//   Transfer SwitchAndLink(std::uintptr_t arg, StackPointer to, void* to_base,
+//                          FpControl fp = {});
 //
 // The design every CPU shares (each CPU's header says only what differs):
 //
@@ -103,15 +107,19 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fringe/arch/cpu_state.h"
+
 namespace fringe::arch_internal {
 
 // A suspended context: the stack pointer it left behind.
 using StackPointer = void*;
 
-// What a switch returns: the word handed over and who handed it.
+// What a switch returns: the word handed over, who handed it, and its FP
+// control state (empty where that is the thread's).
 struct Transfer {
   std::uintptr_t arg;
   StackPointer from;
+  FpControl fp = {};
 };
 
 using EntryFunction = void (*)(std::uintptr_t arg, StackPointer resumer,
@@ -176,6 +184,25 @@ extern const Trampolines kTrampolines;
 #error \
     "fringe: unsupported CPU; supported: x86_64, x86_32 (i686), aarch64, riscv64, arm32, ppc64le, s390x, mips64el"
 #endif
+
+namespace fringe::arch_internal {
+
+#if !FRINGE_ARCH_FP_CONTROL_PER_CONTEXT
+// Where FP control state is the thread's, nothing travels with a switch.
+__attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
+                                                             StackPointer to,
+                                                             void* to_base,
+                                                             FpControl) {
+  return SwitchAndLink(arg, to, to_base);
+}
+__attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
+                                                      StackPointer to,
+                                                      FpControl) {
+  return Switch(arg, to);
+}
+#endif
+
+}  // namespace fringe::arch_internal
 
 #if !defined(_WIN32)
 namespace fringe::arch_internal {

@@ -51,27 +51,30 @@ inline StackPointer InitFiber(stack_internal::FiberStack* stack,
 }
 
 // From a generator's stack to its resumer.
-inline Transfer Switch(std::uintptr_t arg, StackPointer to) {
+inline Transfer Switch(std::uintptr_t arg, StackPointer to, FpControl fp = {}) {
   auto* target = static_cast<stack_internal::FiberContext*>(to);
+  target->fp = fp.bits;
   if (arg <= kLastSwitchWordMax) stack_internal::FinishOnFiber(arg, target);
   stack_internal::FiberContext self{RunningFiber(), 0, nullptr};
   target->arg = arg;
   target->from = &self;
   stack_internal::SwitchToContext(target);
-  return {self.arg, self.from};
+  return {self.arg, self.from, {self.fp}};
 }
 
 // From the resumer into a generator. The resumer may be a thread that is not
 // a fiber yet: it is converted, once (fringe never converts it back).
 // Nothing to link: a fiber's frames end at its own start.
-inline Transfer SwitchAndLink(std::uintptr_t arg, StackPointer to, void*) {
+inline Transfer SwitchAndLink(std::uintptr_t arg, StackPointer to, void*,
+                              FpControl fp = {}) {
   auto* target = static_cast<stack_internal::FiberContext*>(to);
   stack_internal::FiberContext self{
       stack_internal::CurrentFiberConvertingThread(), 0, nullptr};
   target->arg = arg;
   target->from = &self;
+  target->fp = fp.bits;
   stack_internal::SwitchToContext(target);
-  return {self.arg, self.from};
+  return {self.arg, self.from, {self.fp}};
 }
 
 }  // namespace fringe::arch_internal

@@ -12,14 +12,15 @@
 //
 // The i386 ABI has no red zone: nothing below %esp is live.
 //
-// Registers at a switch: %eax carries the word both ways, %ecx the target
-// stack pointer, %ebx the link slot, and %edx returns the stack pointer of
-// whoever switched. %ebx may be the PIC register (the GOT pointer): it is an
-// operand (an output in Switch), never a bare clobber, which is how GCC and
-// Clang let inline assembly take it in position-independent code; they then
-// keep the GOT pointer elsewhere or recompute it. The ABI passes arguments on
-// the stack, so the entry trampoline pushes them. Everything else is
-// clobbered, so the compiler keeps only what is live, in its own frame.
+// Registers at a switch: %eax carries the word both ways, %esi the FP
+// control state (cpu_state.h) both ways, %ecx the target stack pointer, %ebx
+// the link slot, and %edx returns the stack pointer of whoever switched. %ebx
+// may be the PIC register (the GOT pointer): it is an operand (an output in
+// Switch), never a bare clobber, which is how GCC and Clang let inline
+// assembly take it in position-independent code; they then keep the GOT
+// pointer elsewhere or recompute it. The ABI passes arguments on the stack,
+// so the entry trampoline pushes them. Everything else is clobbered, so the
+// compiler keeps only what is live, in its own frame.
 
 #ifndef FRINGE_ARCH_X86_32_H_
 #define FRINGE_ARCH_X86_32_H_
@@ -69,7 +70,7 @@ inline void CheckProcessCanSwitch() {}
 
 // Everything the switch does not handle by hand. %ebp is saved by hand
 // (compilers refuse it as a clobber when it is the frame pointer), %esp is
-// the switch itself, %eax/%ebx/%ecx/%edx are operands. The x87 stack is
+// the switch itself, %eax/%ebx/%ecx/%edx/%esi are operands. The x87 stack is
 // clobbered: doubles live there without SSE math, and the other context may
 // leave values on it. The i386 ABI has no callee-saved vector registers, but
 // values may still be live in them across an inlined switch. GCC rejects
@@ -86,32 +87,31 @@ inline void CheckProcessCanSwitch() {}
 #else
 #define FRINGE_X86_32_MMX_CLOBBERS
 #endif
-#define FRINGE_X86_32_CLOBBERS                                              \
-  "esi", "edi", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", \
-      "st(7)", "cc",                                                        \
-      "memory" FRINGE_X86_32_SSE_CLOBBERS FRINGE_X86_32_MMX_CLOBBERS
+#define FRINGE_X86_32_CLOBBERS                                                \
+  "edi", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", \
+      "cc", "memory" FRINGE_X86_32_SSE_CLOBBERS FRINGE_X86_32_MMX_CLOBBERS
 
-__attribute__((always_inline)) inline Transfer SwitchAndLink(std::uintptr_t arg,
-                                                             StackPointer to,
-                                                             void* to_base) {
+__attribute__((always_inline)) inline Transfer SwitchAndLink(
+    std::uintptr_t arg, StackPointer to, void* to_base, FpControl fp = {}) {
   void* link = LinkSlot(to_base);
   StackPointer from;
   asm volatile(FRINGE_X86_32_SWITCH_ASM("movl %%esp, (%%ebx)\n\t")
-               : "+a"(arg), "=d"(from), "+c"(to), "+b"(link)
+               : "+a"(arg), "=d"(from), "+c"(to), "+b"(link), "+S"(fp.bits)
                :
                : FRINGE_X86_32_CLOBBERS);
-  return {arg, from};
+  return {arg, from, fp};
 }
 
 __attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
-                                                      StackPointer to) {
+                                                      StackPointer to,
+                                                      FpControl fp = {}) {
   StackPointer from;
   void* ebx;  // Whatever the other context left in %ebx.
   asm volatile(FRINGE_X86_32_SWITCH_ASM("")
-               : "+a"(arg), "=d"(from), "+c"(to), "=b"(ebx)
+               : "+a"(arg), "=d"(from), "+c"(to), "=b"(ebx), "+S"(fp.bits)
                :
                : FRINGE_X86_32_CLOBBERS);
-  return {arg, from};
+  return {arg, from, fp};
 }
 
 #undef FRINGE_X86_32_SWITCH_ASM

@@ -18,10 +18,11 @@
 //   so __morestack's CFA is the link slot's value + 144.
 // - The first switch lands on the entry trampoline's endbr64, 1 byte in.
 //
-// Registers at a switch: %rdi carries the word both ways, %rdx the target
-// stack pointer, %rcx the link slot, and %rsi returns the stack pointer of
-// whoever switched. Everything else is clobbered, so the compiler keeps only
-// what is live, in its own frame.
+// Registers at a switch: %rdi carries the word both ways, %ebx the FP
+// control state (cpu_state.h) both ways, %rdx the target stack pointer, %rcx
+// the link slot, and %rsi returns the stack pointer of whoever switched.
+// Everything else is clobbered, so the compiler keeps only what is live, in
+// its own frame.
 
 #ifndef FRINGE_ARCH_X86_64_H_
 #define FRINGE_ARCH_X86_64_H_
@@ -88,7 +89,7 @@ void SetShadowStackStatusForTesting(std::uint64_t status);
 
 // Everything the switch does not handle by hand. %rbp is saved by hand
 // (compilers refuse it as a clobber when it is the frame pointer), %rsp is
-// the switch itself, %rdi/%rsi/%rdx/%rcx are operands. x87/MMX state is
+// the switch itself, %rdi/%rsi/%rdx/%rcx/%rbx are operands. x87/MMX state is
 // clobbered too: the other context may leave values on the x87 stack.
 #if defined(__AVX512F__)
 #define FRINGE_X86_64_AVX512_CLOBBERS                                       \
@@ -99,7 +100,7 @@ void SetShadowStackStatusForTesting(std::uint64_t status);
 #define FRINGE_X86_64_AVX512_CLOBBERS
 #endif
 #define FRINGE_X86_64_CLOBBERS                                               \
-  "rax", "rbx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",        \
+  "rax", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",               \
       "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st",   \
       "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", "mm0",  \
@@ -107,24 +108,25 @@ void SetShadowStackStatusForTesting(std::uint64_t status);
       "memory" FRINGE_X86_64_AVX512_CLOBBERS
 
 __attribute__((always_inline)) inline Transfer SwitchAndLink(
-    std::uintptr_t arg, StackPointer to, void* to_base) {
+    std::uintptr_t arg, StackPointer to, void* to_base, FpControl fp = {}) {
   void* link = LinkSlot(to_base);
   StackPointer from;
   asm volatile(FRINGE_X86_64_SWITCH_ASM("movq %%rsp, (%%rcx)\n\t")
-               : "+D"(arg), "=S"(from), "+d"(to), "+c"(link)
+               : "+D"(arg), "=S"(from), "+d"(to), "+c"(link), "+b"(fp.bits)
                :
                : FRINGE_X86_64_CLOBBERS);
-  return {arg, from};
+  return {arg, from, fp};
 }
 
 __attribute__((always_inline)) inline Transfer Switch(std::uintptr_t arg,
-                                                      StackPointer to) {
+                                                      StackPointer to,
+                                                      FpControl fp = {}) {
   StackPointer from;
   asm volatile(FRINGE_X86_64_SWITCH_ASM("")
-               : "+D"(arg), "=S"(from), "+d"(to)
+               : "+D"(arg), "=S"(from), "+d"(to), "+b"(fp.bits)
                :
                : "rcx", FRINGE_X86_64_CLOBBERS);
-  return {arg, from};
+  return {arg, from, fp};
 }
 
 #undef FRINGE_X86_64_SWITCH_ASM

@@ -246,11 +246,10 @@ class Yielder {
 
   std::uintptr_t SwitchOut(std::uintptr_t word) {
     arch_internal::FpControl fp = arch_internal::ReadFpControl();
-    control_->fp_handoff = fp;
     control_->hooks.BeforeSuspend(/*final=*/false);
-    arch_internal::Transfer t = arch_internal::Switch(word, resumer_);
+    arch_internal::Transfer t = arch_internal::Switch(word, resumer_, fp);
     control_->hooks.OnEnter();
-    arch_internal::ReturnToFpControl(fp, control_->fp_handoff);
+    arch_internal::ReturnToFpControl(fp, t.fp);
     resumer_ = t.from;
     return t.arg;
   }
@@ -668,19 +667,18 @@ class Generator {
     generator_internal::ExceptionState::Token exceptions =
         exception_state_.Enter();
     arch_internal::FpControl fp = arch_internal::ReadFpControl();
-    control_->fp_handoff = fp;
     control_->tools.suspended = nullptr;
     control_->hooks.BeforeResume();
     arch_internal::Transfer t =
-        arch_internal::SwitchAndLink(word, sp_, frames_base_);
+        arch_internal::SwitchAndLink(word, sp_, frames_base_, fp);
     if (__builtin_expect(t.arg == generator_internal::kOverflowedWord, 0)) {
       // The body overflowed its stack, and fringe/debug's handler switched
       // here in its place: do what the body's last switch would have done.
-      control_->fp_handoff = arch_internal::ReadFpControl();
+      t.fp = arch_internal::ReadFpControl();
       control_->hooks.BeforeSuspend(/*final=*/true);
     }
     control_->hooks.AfterResume();
-    arch_internal::ReturnToFpControl(fp, control_->fp_handoff);
+    arch_internal::ReturnToFpControl(fp, t.fp);
     exception_state_.Leave(exceptions);
     sp_ = t.from;
     control_->tools.suspended = t.from;
@@ -811,7 +809,11 @@ template <typename Input, typename Output, typename F>
     std::uintptr_t word, arch_internal::StackPointer resumer, void* context) {
   auto* control = static_cast<Control<F>*>(context);
   control->hooks.OnEnter();
-  arch_internal::ReturnToFpControl(control->fp_control, control->fp_handoff);
+  // The creator's FP control state. (The resumer's reached the entry
+  // trampoline in a register, which the call here does not carry; a read
+  // costs less than carrying it through every CPU's trampoline.)
+  arch_internal::ReturnToFpControl(control->fp_control,
+                                   arch_internal::ReadFpControl());
   std::uintptr_t result = kReturnedWord;
   {
     Yielder<Input, Output> yielder(resumer, control);
@@ -833,9 +835,9 @@ template <typename Input, typename Output, typename F>
       // unwound. The unwind must not end here (glibc aborts with "exception
       // not rethrown"): the resumer carries it on from its own frames
       // (Generator::Run), as if the body had run on the thread's stack.
-      control->fp_handoff = arch_internal::ReadFpControl();
       control->hooks.BeforeSuspend(/*final=*/true);
-      arch_internal::Switch(kThreadExitWord, yielder.LatestResumer());
+      arch_internal::Switch(kThreadExitWord, yielder.LatestResumer(),
+                            arch_internal::ReadFpControl());
       __builtin_unreachable();
 #endif
     } catch (...) {
@@ -845,9 +847,8 @@ template <typename Input, typename Output, typename F>
 #endif
     resumer = yielder.LatestResumer();
   }
-  control->fp_handoff = arch_internal::ReadFpControl();
   control->hooks.BeforeSuspend(/*final=*/true);
-  arch_internal::Switch(result, resumer);
+  arch_internal::Switch(result, resumer, arch_internal::ReadFpControl());
   __builtin_unreachable();  // Nobody switches to a finished generator.
 }
 

@@ -57,14 +57,12 @@ static_assert(kOverflowedWord <= kLastEndingWord &&
 // What the generator and its owner share, at the top of the generator's
 // stack (so it never moves when the Generator object does).
 struct ControlBase {
-  // The FP control state running when the last side switched out. First,
-  // with `tools` (whose `suspended` every resume writes): they share a
-  // cache line with the link slot just below, which every resume writes too
-  // (Generator's constructor places the block so). Per resume, round-robin
-  // over 100 / 1,000 / 10,000 generators: 11.2-11.6 / 13.5-14.7 / 56-58 ns
-  // before, 9.9-10.1 / 10.6-12.2 / 49-52 after (builds with aligned
-  // functions, two runs each).
-  arch_internal::FpControl fp_handoff;
+  // First: every resume writes `tools.suspended`, and the link slot just
+  // below, which Generator's constructor places in the same cache line.
+  // Per resume, round-robin over 100 / 1,000 / 10,000 generators: 11.2-11.6
+  // / 13.5-14.7 / 56-58 ns in lines of their own, 9.9-10.1 / 10.6-12.2 /
+  // 49-52 in one (builds with aligned functions, two runs each; the FP
+  // handoff, then kept here too, now travels in a register).
   ToolState tools;  // Found by tools through the StackRecord (stack_record.h).
   SwitchHooks hooks;
   arch_internal::FpControl fp_control;  // The creator's, for the first entry.

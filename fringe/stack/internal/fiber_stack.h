@@ -50,12 +50,14 @@
 namespace fringe::stack_internal {
 
 // Something a switch can go to: a fiber, and the mailbox that the switch to
-// it fills (the word handed over and who handed it). On Windows,
+// it fills (the word handed over, who handed it, and the hander's FP
+// control state: arch_internal::FpControl's bits). On Windows,
 // arch_internal::StackPointer points to one of these.
 struct FiberContext {
   void* fiber;
   std::uintptr_t arg;
   FiberContext* from;
+  std::uint32_t fp = 0;
 };
 
 using FiberEntry = void (*)(std::uintptr_t arg, void* resumer, void* context);

@@ -39,11 +39,12 @@
 //    serialising on most cores) only when they differ. One read per switch:
 //    reading both before and after each switch cost 3.6 ns per round trip
 //    here, twice what the switch itself costs. In a register, not in the
-//    control block: the body's load of it there was one more cache miss, in
-//    a chain of dependent ones, for each generator resumed in turn
-//    (BM_FringeResumeRoundRobin, 100 / 1,000 / 10,000 generators: 11.9-13.3
-//    / 12.5-13.4 / 49-58 ns per resume through memory, 8.4-8.5 / 8.9-9.2 /
-//    34-41 in a register; one resume alone unchanged, 5.6 ns).
+//    generator's control block: the body's load of it there was one more
+//    cache miss, in a chain of dependent ones, for each generator resumed in
+//    turn (BM_FringeResumeRoundRobin, 100 / 1,000 / 10,000 generators:
+//    11.5-12.2 / 12.5-12.9 / 58-60 ns per resume through memory, 7.9-8.8 /
+//    8.5-9.7 / 39-46 in a register; one resume 5.9 -> 5.7 ns; builds with
+//    aligned functions, two interleaved runs each).
 
 #ifndef FRINGE_ARCH_CPU_STATE_H_
 #define FRINGE_ARCH_CPU_STATE_H_
